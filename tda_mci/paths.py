@@ -60,20 +60,35 @@ def bids(
     ValueError
         For an unknown entity or a value that is not alphanumeric (or a wildcard).
     """
+    name = "_".join(_entity_parts(sub=subject, **entities) + [suffix]) + extension
+    folders = [root, f"sub-{subject}" if subject is not None else "group"]
+    if datatype:
+        folders.append(datatype)
+    return "/".join(folders + [name])
+
+
+def _entity_parts(**entities: str | int | None) -> list[str]:
+    """``key-value`` strings in :data:`ENTITY_ORDER`, values checked, ``None`` skipped."""
     unknown = set(entities) - set(ENTITY_ORDER)
     if unknown:
         raise ValueError(f"unknown BIDS entities {sorted(unknown)}; known: {ENTITY_ORDER}")
-    pairs = [("sub", subject)] + [(k, entities.get(k)) for k in ENTITY_ORDER if k != "sub"]
     parts = []
-    for key, value in pairs:
+    for key in ENTITY_ORDER:
+        value = entities.get(key)
         if value is None:
             continue
         value = str(value)
         if not _VALUE.match(value):
             raise ValueError(f"BIDS entity {key}={value!r} is not alphanumeric")
         parts.append(f"{key}-{value}")
-    name = "_".join(parts + [suffix]) + extension
-    folders = [root, f"sub-{subject}" if subject is not None else "group"]
-    if datatype:
-        folders.append(datatype)
-    return "/".join(folders + [name])
+    return parts
+
+
+def job_file(root: str, rule: str, extension: str, **entities: str | int | None) -> str:
+    """Path of a job's log or benchmark file: ``root/rule/<entities>.ext``.
+
+    Mirrors the output names, e.g. ``job_file("logs", "compute_diagrams", ".log", sub="01")``
+    is ``logs/compute_diagrams/sub-01.log``; a job without entities gets ``all.ext``.
+    """
+    name = "_".join(_entity_parts(**entities)) or "all"
+    return f"{root}/{rule}/{name}{extension}"

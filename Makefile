@@ -1,0 +1,42 @@
+# Set-up and entry points. `make demo` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= all
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint report bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## demo: install into .venv and run the whole workflow on the default config (the demo cohort)
+demo: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES)
+
+## test: install into .venv and run the test suite (unit, CLI and one end-to-end workflow run)
+test: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+
+## test-fast: the tests without the end-to-end workflow runs
+test-fast: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check tda_mci tests
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
+
+## report: Snakemake's HTML report of the last run
+report: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --report results/report.html
+
+## bench: the reference (ripser + persim, serial) against ours, side by side
+bench: $(STAMP)
+	$(BIN)/python -m tda_mci.bench
+
+clean:
+	rm -rf results/* logs benchmarks .snakemake

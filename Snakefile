@@ -1,0 +1,36 @@
+# tda_mci: persistent homology of resting-state fMRI in mild cognitive impairment.
+# Table of contents: configuration and its validation, the stages, and the final targets.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+
+
+validate(PARTICIPANTS, "workflow/schemas/participants.schema.yaml")
+
+
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/homology.smk"
+include: "workflow/rules/distances.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/cnn.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        DATASET_DESCRIPTION,
+        all_subjects(PR),
+        expand(PS, block=range(len(PS_BLOCKS))),
+        expand(stats_outputs()["stats"], comp=COMPARISONS),
+        CLASSIFY_SUMMARY,
+    default_target: True

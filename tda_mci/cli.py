@@ -1,0 +1,398 @@
+"""Command-line interface: ``tda-mci <stage>``, one subcommand per workflow rule.
+
+Each subcommand reads files, calls one array-in/array-out library function and writes
+files (atomically). Errors in the data exit with status 1 and a one-line message that
+names the subject, the file and the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tda_mci import io
+
+log = logging.getLogger("tda_mci")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _metric(args: argparse.Namespace) -> dict[str, float]:
+    """Distance options from ``--order`` / ``--ground-metric`` ("inf" allowed)."""
+    return {"order": float(args.order), "ground_metric": float(args.ground_metric)}
+
+
+def _atlas(path: str | None):
+    from tda_mci.atlas import load_atlas
+
+    return load_atlas(path or None)
+
+
+def _pairs(keys: Sequence[str], values: Sequence[str], what: str) -> dict[str, str]:
+    if len(keys) != len(values):
+        raise ValueError(f"{len(keys)} {what} names but {len(values)} files")
+    return dict(zip(keys, values))
+
+
+def _add_metric(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--order", default="1", help="Wasserstein order q >= 1, or inf (bottleneck)")
+    p.add_argument("--ground-metric", default="2", help="ground metric p: 1, 2 or inf")
+
+
+def _add_group(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--subjects", nargs="+", required=True, help="subject labels, input order")
+    p.add_argument("--groups", nargs="+", required=True, help="group of each subject")
+    p.add_argument("--comparison", nargs=2, required=True, metavar=("REF", "OTHER"))
+
+
+def _comparison_labels(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the compared subjects and their 0/1 labels (0 = reference group)."""
+    if len(args.subjects) != len(args.groups):
+        raise ValueError(f"{len(args.subjects)} subjects but {len(args.groups)} groups")
+    groups = np.asarray(args.groups)
+    keep = np.flatnonzero(np.isin(groups, args.comparison))
+    return keep, (groups[keep] == args.comparison[1]).astype(int)
+
+
+# ----------------------------------------------------------------------------- stages
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Generate the demo cohort."""
+    from tda_mci.demo import generate_demo_cohort
+
+    n_per_group = {k: int(v) for k, v in (s.split("=") for s in args.n_per_group)}
+    generate_demo_cohort(
+        args.out_dir,
+        n_per_group=n_per_group,
+        n_volumes=args.n_volumes,
+        tr=args.tr,
+        seed=args.seed,
+    )
+
+
+def cmd_timeseries(args: argparse.Namespace) -> None:
+    """Extract (NIfTI) or import (TSV) one subject's ROI time series."""
+    from tda_mci.extract import extract_timeseries, validate_timeseries
+
+    atlas = _atlas(args.atlas)
+    if args.kind == "timeseries":
+        data, rois = io.read_timeseries(args.source)
+        data = validate_timeseries(
+            data, rois, atlas, subject=args.subject, path=args.source,
+            min_volumes=args.min_volumes,
+        )
+        sidecar = {
+            "Source": args.source,
+            "RepetitionTime": args.t_r,
+            "NumberOfVolumes": int(data.shape[0]),
+            "Imported": True,
+        }
+    else:
+        standardize = None if args.standardize == "none" else args.standardize
+        data, sidecar = extract_timeseries(
+            args.source, atlas, radius=args.radius, standardize=standardize,
+            detrend=args.detrend, low_pass=args.low_pass, high_pass=args.high_pass,
+            t_r=args.t_r, subject=args.subject, min_volumes=args.min_volumes,
+        )
+    sidecar["Atlas"] = args.atlas or "dosenbach160"
+    sidecar["Subject"] = args.subject
+    io.write_timeseries(args.output, data, atlas["roi"].tolist(), sidecar)
+    log.info("sub-%s: %d volumes x %d ROIs -> %s", args.subject, *data.shape, args.output)
+
+
+def cmd_diagrams(args: argparse.Namespace) -> None:
+    """Persistence diagrams H0..max_dim for every ROI of one subject."""
+    from tda_mci.homology import subject_diagrams
+
+    data, rois = io.read_timeseries(args.input)
+    t0 = time.perf_counter()
+    diagrams = subject_diagrams(
+        data, dimension=args.dimension, delay=args.delay, max_dim=args.max_dim,
+        backend=args.backend, n_jobs=args.n_jobs,
+    )
+    log.info("sub-%s: %d ROIs in %.1f s", args.subject, len(rois), time.perf_counter() - t0)
+    meta = {
+        "subject": args.subject, "dimension": args.dimension, "delay": args.delay,
+        "max_dim": args.max_dim, "backend": args.backend, "source": args.input,
+        "filtration": "Vietoris-Rips, Euclidean distance, coefficients Z/2",
+        "bars": "finite (birth, death) pairs; H0's single infinite bar implied",
+    }
+    io.save_diagrams(args.output, diagrams, rois, meta)
+
+
+def cmd_pr(args: argparse.Namespace) -> None:
+    """Inter-ROI (PR) Wasserstein matrices of one subject, per network."""
+    from tda_mci.atlas import networks
+    from tda_mci.distances import roi_distance_matrices
+
+    atlas = _atlas(args.atlas)
+    diagrams, rois, meta = io.load_diagrams(args.input)
+    if rois != atlas["roi"].tolist():
+        raise ValueError(f"sub-{args.subject}: {args.input}: ROI order differs from the atlas")
+    nets = networks(atlas)
+    mats = roi_distance_matrices(diagrams, nets, n_jobs=args.n_jobs, **_metric(args))
+    arrays = {}
+    for key, idx in nets.items():
+        arrays[key] = mats[key]
+        arrays[f"{key}_rois"] = atlas["roi"].to_numpy()[idx]
+    io.save_arrays(
+        args.output,
+        meta={"subject": args.subject, "kind": "PR", "order": args.order,
+              "ground_metric": args.ground_metric, "diagrams": args.input,
+              "axes": "(homology dimension, ROI, ROI), ROIs in atlas order within the network"},
+        **arrays,
+    )
+
+
+def cmd_ps(args: argparse.Namespace) -> None:
+    """Inter-subject (PS) Wasserstein matrices for a block of ROIs."""
+    from tda_mci.distances import subject_distance_matrices
+
+    files = _pairs(args.subjects, args.inputs, "subject")
+    rows = [int(r) for r in args.rows]
+    per_subject = []
+    rois = None
+    for subject, path in files.items():
+        diagrams, rois_s, _ = io.load_diagrams(path)
+        if rois is None:
+            rois = rois_s
+        elif rois_s != rois:
+            raise ValueError(f"sub-{subject}: {path}: ROI order differs from the other subjects")
+        per_subject.append([diagrams[r] for r in rows])
+    out = {}
+    for j, row in enumerate(rows):
+        t0 = time.perf_counter()
+        out[f"roi{rois[row]}"] = subject_distance_matrices(
+            [d[j] for d in per_subject], n_jobs=args.n_jobs, **_metric(args)
+        )
+        log.info("ROI %d (%d/%d): %.1f s", rois[row], j + 1, len(rows), time.perf_counter() - t0)
+    io.save_arrays(
+        args.output,
+        meta={"kind": "PS", "order": args.order, "ground_metric": args.ground_metric,
+              "axes": "(homology dimension, subject, subject)"},
+        subjects=np.asarray(args.subjects), rois=np.asarray([rois[r] for r in rows]), **out,
+    )
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    """Rank-sum tests between two groups on every PR pair; tables and P-plots."""
+    from tda_mci.atlas import networks
+    from tda_mci.plotting import plot_hubs, plot_pplot, plot_pplot_overview
+    from tda_mci.stats import compare_groups, hub_table, significant_pairs_table
+
+    atlas = _atlas(args.atlas)
+    nets = networks(atlas)
+    keep, labels = _comparison_labels(args)
+    stacks = {key: [] for key in nets}
+    for i in keep:
+        arrays, _ = io.load_arrays(args.inputs[i])
+        for key in nets:
+            stacks[key].append(arrays[key])
+    results = {}
+    for key in nets:
+        x = np.stack(stacks[key])  # (subjects, dims, n, n)
+        for dim in range(x.shape[1]):
+            results[key, dim] = compare_groups(
+                x[labels == 0, dim], x[labels == 1, dim], alpha=args.alpha
+            )
+    comp = f"{args.comparison[0]} vs {args.comparison[1]}"
+    sig = significant_pairs_table(results, atlas, nets, args.alpha, comp)
+    hubs = hub_table(sig, atlas)
+    io.save_arrays(
+        args.out_stats,
+        meta={"comparison": list(args.comparison), "alpha": args.alpha,
+              "n": [int((labels == 0).sum()), int((labels == 1).sum())],
+              "test": "two-sided Mann-Whitney U (rank-sum) per ROI pair"},
+        **{f"{key}_H{dim}_{name}": value
+           for (key, dim), res in results.items() for name, value in res.items()},
+    )
+    io.write_tsv(args.out_pairs, sig)
+    io.write_tsv(args.out_hubs, hubs)
+    for key, path in _pairs(list(nets), args.out_pplots, "network").items():
+        dims = sorted(d for (k, d) in results if k == key)
+        labels_k = atlas["label"].to_numpy()[nets[key]].tolist()
+        plot_pplot([results[key, d] for d in dims], labels_k, args.alpha,
+                   f"{comp}: {key}", path)
+    plot_pplot_overview(results, atlas, nets, args.alpha, comp, args.out_overview)
+    plot_hubs(hubs, args.out_hub_figure)
+    log.info("%s: %d significant pairs at alpha %g", comp, len(sig), args.alpha)
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    """Cross-validated classifiers for one comparison and network, every dimension."""
+    from tda_mci.atlas import networks
+    from tda_mci.model.evaluate import cross_validate
+
+    atlas = _atlas(args.atlas)
+    idx = networks(atlas)[args.network]
+    keep, y = _comparison_labels(args)
+    subjects = [args.subjects[i] for i in keep]
+    pr = np.stack([io.load_arrays(args.pr[i])[0][args.network] for i in keep])
+    series = [io.read_timeseries(args.timeseries[i])[0][:, idx] for i in keep]
+    outputs = iter(args.outputs)
+    for dim in range(pr.shape[1]):
+        for model in args.models:
+            t0 = time.perf_counter()
+            X = series if model == "corr_logreg" else pr[:, dim]
+            result = cross_validate(
+                X, y, subjects, protocol=args.protocol, n_splits=args.n_splits,
+                n_repeats=args.n_repeats, epochs=args.epochs, batch_size=args.batch_size,
+                lr=args.learning_rate, seed=args.seed, device=args.device,
+                threads=args.threads, model=model,
+            )
+            result["settings"] = {
+                "comparison": list(args.comparison), "network": args.network, "dim": dim,
+                "model": model, "protocol": args.protocol, "n_splits": args.n_splits,
+                "n_repeats": args.n_repeats, "epochs": args.epochs, "seed": args.seed,
+                "wall_seconds": time.perf_counter() - t0,
+            }
+            io.write_json(next(outputs), result)
+            log.info("%s H%d %s: accuracy %.3f (%.1f s)", args.network, dim, model,
+                     result["summary"]["accuracy"]["mean"], time.perf_counter() - t0)
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    """Collect classifier metrics into the paper's Table 1 layout."""
+    from tda_mci.model.evaluate import summary_table
+
+    results = [io.read_json(p) for p in args.inputs]
+    table = summary_table(results)
+    io.write_tsv(args.output, table)
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    """Write the BIDS-derivative dataset_description.json."""
+    from tda_mci.provenance import dataset_description
+
+    io.write_json(args.output, dataset_description(json.loads(args.config_json)))
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``tda-mci``."""
+    parser = argparse.ArgumentParser(prog="tda-mci", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help=cmd_demo.__doc__)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-per-group", nargs="+", required=True, metavar="GROUP=N")
+    p.add_argument("--n-volumes", type=int, default=140)
+    p.add_argument("--tr", type=float, default=3.0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("timeseries", help=cmd_timeseries.__doc__)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--kind", choices=["nifti", "timeseries"], required=True)
+    p.add_argument("--source", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--radius", type=float, default=5.0)
+    p.add_argument("--standardize", default="zscore_sample")
+    p.add_argument("--detrend", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--low-pass", type=float, default=None)
+    p.add_argument("--high-pass", type=float, default=None)
+    p.add_argument("--t-r", type=float, required=True)
+    p.add_argument("--min-volumes", type=int, default=20)
+    p.set_defaults(func=cmd_timeseries)
+
+    p = sub.add_parser("diagrams", help=cmd_diagrams.__doc__)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--dimension", type=int, default=3)
+    p.add_argument("--delay", type=int, default=1)
+    p.add_argument("--max-dim", type=int, default=2)
+    p.add_argument("--backend", choices=["gudhi", "ripser"], default="gudhi")
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.set_defaults(func=cmd_diagrams)
+
+    p = sub.add_parser("pr", help=cmd_pr.__doc__)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--n-jobs", type=int, default=1)
+    _add_metric(p)
+    p.set_defaults(func=cmd_pr)
+
+    p = sub.add_parser("ps", help=cmd_ps.__doc__)
+    p.add_argument("--subjects", nargs="+", required=True)
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--rows", nargs="+", required=True, help="atlas row indices of the ROIs")
+    p.add_argument("--output", required=True)
+    p.add_argument("--n-jobs", type=int, default=1)
+    _add_metric(p)
+    p.set_defaults(func=cmd_ps)
+
+    p = sub.add_parser("stats", help=cmd_stats.__doc__)
+    _add_group(p)
+    p.add_argument("--inputs", nargs="+", required=True, help="PR files, one per subject")
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--out-stats", required=True)
+    p.add_argument("--out-pairs", required=True)
+    p.add_argument("--out-hubs", required=True)
+    p.add_argument("--out-hub-figure", required=True)
+    p.add_argument("--out-overview", required=True)
+    p.add_argument("--out-pplots", nargs="+", required=True, help="one PNG per network")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("classify", help=cmd_classify.__doc__)
+    _add_group(p)
+    p.add_argument("--network", required=True)
+    p.add_argument("--pr", nargs="+", required=True, help="PR files, one per subject")
+    p.add_argument("--timeseries", nargs="+", required=True, help="one TSV per subject")
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--outputs", nargs="+", required=True, help="dimension-major, then model")
+    p.add_argument("--protocol", choices=["cv", "paper"], default="cv")
+    p.add_argument("--n-splits", type=int, default=5)
+    p.add_argument("--n-repeats", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("summarize", help=cmd_summarize.__doc__)
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("describe", help=cmd_describe.__doc__)
+    p.add_argument("--config-json", required=True)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_describe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tda-mci``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    log.info("tda-mci %s: %s", args.command, " ".join(sys.argv[1:] if argv is None else argv))
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        log.error("%s", err)
+        print(f"tda-mci {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The workflow end to end: lint, dry run and a full run of the tiny test config."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tda_mci import io
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "tests" / "workflow" / "config.yaml"
+pytestmark = pytest.mark.slow
+
+
+def snakemake(*args, cwd):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+           "--configfile", str(CONFIG), "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A full run of the tiny config (run once for the module)."""
+    work = tmp_path_factory.mktemp("wf")
+    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
+    result = snakemake(cwd=work)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work
+
+
+def test_lint_has_no_findings(tmp_path):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    result = snakemake("--lint", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_dry_run_lists_every_stage(tmp_path):
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    result = snakemake("-n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
+                 "subject_distances", "wilcoxon_tests", "train_classifiers",
+                 "summarize_classification", "dataset_description"):
+        assert rule in result.stdout, rule
+
+
+def test_misspelled_config_key_fails(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.read_text() + "statistic:\n  alpha: 0.05\n")
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    env = dict(os.environ)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+         "--configfile", str(bad), "-n"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "statistic" in result.stdout + result.stderr
+
+
+def test_expected_files(run_dir):
+    res = run_dir / "results"
+    subjects = sorted(p.name for p in res.glob("sub-*"))
+    assert len(subjects) == 8
+    s = subjects[0]
+    stem = f"{s}_task-rest_atlas-dosenbach160"
+    func = res / s / "func"
+    for name in (f"{stem}_timeseries.tsv", f"{stem}_timeseries.json",
+                 f"{stem}_win-3_delay-1_dgm.npz", f"{stem}_desc-PR_dist.npz"):
+        assert (func / name).is_file(), name
+    group = res / "group"
+    assert len(list((group / "ps").glob("*_desc-PS_dist.npz"))) == 2
+    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_stat.npz",
+                 "stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-significant_pairs.tsv",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_net-DMN_pplot.png",
+                 "classification/task-rest_atlas-dosenbach160_summary.tsv"):
+        assert (group / name).is_file(), name
+    assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * 3 * 4
+    assert (res / "dataset_description.json").is_file()
+    assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.txt"))
+
+
+def test_outputs_are_consistent(run_dir):
+    res = run_dir / "results"
+    s = sorted(p.name for p in res.glob("sub-*"))[0]
+    stem = res / s / "func" / f"{s}_task-rest_atlas-dosenbach160"
+    series, rois = io.read_timeseries(f"{stem}_timeseries.tsv")
+    assert series.shape == (40, 160) and rois == list(range(1, 161))
+    diagrams, _, meta = io.load_diagrams(f"{stem}_win-3_delay-1_dgm.npz")
+    assert len(diagrams) == 160 and all(len(d) == 3 for d in diagrams)
+    # H0 of T-2 = 38 points: 37 finite bars (one infinite bar implied), all born at 0
+    assert all(d[0].shape == (37, 2) and np.all(d[0][:, 0] == 0) for d in diagrams)
+    pr, _ = io.load_arrays(f"{stem}_desc-PR_dist.npz")
+    assert pr["DMN"].shape == (3, 34, 34)
+    assert np.allclose(pr["DMN"], pr["DMN"].transpose(0, 2, 1))
+    summary = pd.read_csv(next((res / "group" / "classification").glob("*_summary.tsv")),
+                          sep="\t")
+    assert len(summary) > 0
+    desc = io.read_json(res / "dataset_description.json")
+    assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64

@@ -1,0 +1,39 @@
+# Classifiers (hybrid CNN and baselines) per comparison x network, every homology dimension.
+
+
+rule train_classifiers:
+    input:
+        pr=all_subjects(PR),
+        timeseries=all_subjects(TIMESERIES),
+    output:
+        classify_outputs(),
+    params:
+        group=group_args,
+        args=classification_args(),
+        atlas=atlas_arg(),
+    threads: 1
+    resources:
+        gpu=1 if config["classification"]["device"] == "cuda" else 0,
+    conda:
+        "../../envs/torch.yaml"
+    log:
+        log_file("train_classifiers", comp="{comp}", net="{net}"),
+    benchmark:
+        benchmark_file("train_classifiers", comp="{comp}", net="{net}")
+    shell:
+        "tda-mci classify {params.group} --network {wildcards.net} --pr {input.pr} "
+        "--timeseries {input.timeseries} {params.atlas} {params.args} --threads {threads} "
+        "--outputs {output} > {log} 2>&1"
+
+
+rule summarize_classification:
+    input:
+        expand(classify_outputs(), comp=COMPARISONS, net=NETWORKS),
+    output:
+        CLASSIFY_SUMMARY,
+    conda:
+        "../../envs/tda_mci.yaml"
+    log:
+        log_file("summarize_classification"),
+    shell:
+        "tda-mci summarize --inputs {input} --output {output} > {log} 2>&1"
