@@ -1,6 +1,10 @@
 # Classifiers (hybrid CNN and baselines) per comparison x network, every homology dimension.
 
 
+localrules:
+    summarize_classification,
+
+
 rule train_classifiers:
     input:
         pr=all_subjects(PR),
@@ -13,7 +17,7 @@ rule train_classifiers:
         atlas=atlas_arg(),
     threads: 1
     resources:
-        gpu=1 if config["classification"]["device"] == "cuda" else 0,
+        gpu=TRAINING_GPUS,
     conda:
         "../../envs/torch.yaml"
     log:

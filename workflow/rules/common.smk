@@ -164,3 +164,7 @@ def demo_args():
 
 def config_json():
     return json.dumps(config, sort_keys=True)
+
+
+# GPUs requested by each training job (the SLURM profile turns this into --gpus).
+TRAINING_GPUS = 0 if config["classification"]["device"] == "cpu" else 1

@@ -1,6 +1,10 @@
 # Provenance of the results folder.
 
 
+localrules:
+    dataset_description,
+
+
 rule dataset_description:
     output:
         DATASET_DESCRIPTION,
