@@ -18,6 +18,15 @@ import numpy as np
 import pandas as pd
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write(path: str | Path, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp_path)`` and rename the temporary file to ``path``.
 
@@ -36,6 +45,7 @@ def atomic_write(path: str | Path, write: Callable[[str], None], suffix: str = "
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -641,11 +641,20 @@ def _encode_labels(labels, n: int) -> tuple[np.ndarray, int]:
 def _pseudo_f(d2: np.ndarray, codes: np.ndarray, n_groups: int, sizes: np.ndarray) -> np.ndarray:
     """Pseudo-F for label vectors ``codes`` of shape (P, N); returns shape (P,)."""
     n = d2.shape[0]
-    ss_t = d2.sum() / (2.0 * n)
+    total = d2.sum()
+    ss_t = total / (2.0 * n)
     ss_w = np.zeros(codes.shape[0])
-    for g in range(n_groups):
-        ind = (codes == g).astype(np.float64)  # (P, N)
-        # sum_{i<j in g} d_ij^2 = 1/2 * ind^T D2 ind
+    # Within-group sums: sum_{i<j in g} d_ij^2 = 1/2 * ind_g^T D2 ind_g. With two
+    # groups the second follows from the first without a matrix product:
+    # ind_1 = 1 - ind_0, so ind_1^T D2 ind_1 = total - 2 ind_0^T rowsum + ind_0^T D2 ind_0.
+    ind = (codes == 0).astype(np.float64)  # (P, N)
+    q0 = np.einsum("pi,pi->p", ind @ d2, ind)
+    ss_w += q0 / (2.0 * sizes[0])
+    if n_groups == 2:
+        q1 = total - 2.0 * (ind @ d2.sum(axis=1)) + q0
+        ss_w += q1 / (2.0 * sizes[1])
+    for g in range(1, n_groups if n_groups > 2 else 1):
+        ind = (codes == g).astype(np.float64)
         ss_w += np.einsum("pi,pi->p", ind @ d2, ind) / (2.0 * sizes[g])
     ss_a = ss_t - ss_w
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -38,3 +38,10 @@ def test_failed_write_leaves_nothing(tmp_path):
         io.atomic_write(target, broken)
     assert not target.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_written_files_get_umask_permissions(tmp_path):
+    mask = os.umask(0)
+    os.umask(mask)
+    io.write_json(tmp_path / "x.json", {"a": 1})
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~mask
