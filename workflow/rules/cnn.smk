@@ -34,7 +34,8 @@ rule summarize_classification:
     input:
         expand(classify_outputs(), comp=COMPARISONS, net=NETWORKS),
     output:
-        CLASSIFY_SUMMARY,
+        report(CLASSIFY_SUMMARY, caption="../report/classification.rst",
+               category="Classification", labels={"table": "accuracy (Table 1 layout)"}),
     conda:
         "../../envs/tda_mci.yaml"
     log:

@@ -89,6 +89,17 @@ def stats_outputs(comp="{comp}"):
     }
 
 
+STATS = stats_outputs()
+
+
+def report_pplots():
+    """The per-network P-plots of a comparison, registered for the report."""
+    labels = [{"comparison": "{comp}", "network": net} for net in NETWORKS]
+    return [report(path, caption="../report/pplot.rst", category="Statistics",
+                   subcategory="P-plots", labels=label)
+            for path, label in zip(STATS["pplots"], labels)]
+
+
 def classify_outputs(comp="{comp}", net="{net}"):
     return [
         group_file("classification", comp=comp, net=net, dim=d, model=m.replace("_", ""), suffix="metrics",

@@ -5,7 +5,18 @@ rule wilcoxon_tests:
     input:
         all_subjects(PR),
     output:
-        **stats_outputs(),
+        stats=STATS["stats"],
+        pairs=report(STATS["pairs"], caption="../report/pairs.rst", category="Statistics",
+                     subcategory="Significant pairs", labels={"comparison": "{comp}"}),
+        hubs=report(STATS["hubs"], caption="../report/hubs.rst", category="Statistics",
+                    subcategory="Hubs", labels={"comparison": "{comp}", "figure": "table"}),
+        hub_figure=report(STATS["hub_figure"], caption="../report/hubs.rst",
+                          category="Statistics", subcategory="Hubs",
+                          labels={"comparison": "{comp}", "figure": "bar chart"}),
+        overview=report(STATS["overview"], caption="../report/pplot_overview.rst",
+                        category="Statistics", subcategory="P-plots",
+                        labels={"comparison": "{comp}", "network": "all"}),
+        pplots=report_pplots(),
     params:
         group=group_args,
         alpha=config["statistics"]["alpha"],
