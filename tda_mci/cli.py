@@ -227,7 +227,7 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def cmd_classify(args: argparse.Namespace) -> None:
     """Cross-validated classifiers for one comparison and network, every dimension."""
     from tda_mci.atlas import networks
-    from tda_mci.model.evaluate import cross_validate
+    from tda_mci.model.evaluate import cross_validate, make_folds, result_to_json
 
     atlas = _atlas(args.atlas)
     idx = networks(atlas)[args.network]
@@ -235,26 +235,35 @@ def cmd_classify(args: argparse.Namespace) -> None:
     subjects = [args.subjects[i] for i in keep]
     pr = np.stack([io.load_arrays(args.pr[i])[0][args.network] for i in keep])
     series = [io.read_timeseries(args.timeseries[i])[0][:, idx] for i in keep]
+    # One set of folds for every model and dimension of this comparison.
+    folds = make_folds(y, protocol=args.protocol, n_splits=args.n_splits,
+                       n_repeats=args.n_repeats, seed=args.seed)
     outputs = iter(args.outputs)
     for dim in range(pr.shape[1]):
         for model in args.models:
             t0 = time.perf_counter()
-            X = series if model == "corr_logreg" else pr[:, dim]
             result = cross_validate(
-                X, y, subjects, protocol=args.protocol, n_splits=args.n_splits,
-                n_repeats=args.n_repeats, epochs=args.epochs, batch_size=args.batch_size,
-                lr=args.learning_rate, seed=args.seed, device=args.device,
-                threads=args.threads, model=model,
+                series if model == "corr_logreg" else pr[:, dim], y, subjects,
+                protocol=args.protocol, n_splits=args.n_splits, n_repeats=args.n_repeats,
+                epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate,
+                seed=args.seed, device=args.device, threads=args.threads, model=model,
+                folds=folds,
             )
-            result["settings"] = {
+            seconds = time.perf_counter() - t0
+            record = result_to_json(result)
+            record["predictions"] = result["predictions"].to_dict(orient="list")
+            record["learning_curves"] = result["learning_curves"].to_dict(orient="list")
+            record["settings"] = {
                 "comparison": list(args.comparison), "network": args.network, "dim": dim,
                 "model": model, "protocol": args.protocol, "n_splits": args.n_splits,
-                "n_repeats": args.n_repeats, "epochs": args.epochs, "seed": args.seed,
-                "wall_seconds": time.perf_counter() - t0,
+                "n_repeats": args.n_repeats, "epochs": args.epochs,
+                "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                "seed": args.seed, "device": result["device"], "threads": args.threads,
+                "wall_seconds": seconds,
             }
-            io.write_json(next(outputs), result)
+            io.write_json(next(outputs), record)
             log.info("%s H%d %s: accuracy %.3f (%.1f s)", args.network, dim, model,
-                     result["summary"]["accuracy"]["mean"], time.perf_counter() - t0)
+                     result["summary"]["accuracy"]["mean"], seconds)
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
@@ -262,8 +271,7 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     from tda_mci.model.evaluate import summary_table
 
     results = [io.read_json(p) for p in args.inputs]
-    table = summary_table(results)
-    io.write_tsv(args.output, table)
+    io.write_tsv(args.output, summary_table(results).reset_index())
 
 
 def cmd_describe(args: argparse.Namespace) -> None:

@@ -99,12 +99,13 @@ class HybridCNN(nn.Module):
             Logits of shape ``(batch, n_classes)``.
         """
         n = self.n_rois
+        shape = tuple(x.shape)
         if x.dim() == 3:
             x = x.unsqueeze(1)
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, n, n):
             raise ValueError(
                 f"HybridCNN(n_rois={n}) expects input of shape (batch, {n}, {n}) or "
-                f"(batch, 1, {n}, {n}), got {tuple(x.shape)}"
+                f"(batch, 1, {n}, {n}), got {shape}"
             )
         features = torch.cat([self.branch2d(x), self.branch1d(x)], dim=1)
         return self.head(features)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tda_mci.model.cnn import HybridCNN
-from tda_mci.model.data import check_labels, check_matrices, standardise_matrices
+from tda_mci.model.data import check_int, check_labels, check_matrices, standardise_matrices
 
 __all__ = ["predict_proba", "select_device", "train_model"]
 
@@ -92,12 +92,6 @@ def _training_context(
 
 def _to_tensor(X, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(standardise_matrices(X), dtype=torch.float32).to(device)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @torch.inference_mode()
@@ -187,14 +181,14 @@ def train_model(
     """
     X_train = check_matrices(X_train)
     y_train = check_labels(y_train, X_train.shape[0])
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if not float(lr) > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if threads is not None:
-        threads = _check_int("threads", threads, 1)
+        threads = check_int("threads", threads, 1)
     if early_stopping is not None:
-        early_stopping = _check_int("early_stopping", early_stopping, 1)
+        early_stopping = check_int("early_stopping", early_stopping, 1)
         if X_val is None:
             raise ValueError("early_stopping needs an inner validation set (X_val, y_val)")
     if (X_val is None) != (y_val is None) or (X_monitor is None) != (y_monitor is None):
@@ -306,7 +300,7 @@ def predict_proba(
         the probability of the second group (label 1).
     """
     dev = next(model.parameters()).device if device is None else select_device(device)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     model = model.to(dev)
     Xt = _to_tensor(X, dev)
     was_training = model.training
