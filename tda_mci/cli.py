@@ -68,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     n_per_group = {k: int(v) for k, v in (s.split("=") for s in args.n_per_group)}
     generate_demo_cohort(
-        args.out_dir,
+        Path(args.participants).parent,
         n_per_group=n_per_group,
         n_volumes=args.n_volumes,
         tr=args.tr,
@@ -83,7 +83,7 @@ def cmd_timeseries(args: argparse.Namespace) -> None:
     atlas = _atlas(args.atlas)
     if args.kind == "timeseries":
         data, rois = io.read_timeseries(args.source)
-        data = validate_timeseries(
+        data, _ = validate_timeseries(
             data, rois, atlas, subject=args.subject, path=args.source,
             min_volumes=args.min_volumes,
         )
@@ -99,6 +99,7 @@ def cmd_timeseries(args: argparse.Namespace) -> None:
             args.source, atlas, radius=args.radius, standardize=standardize,
             detrend=args.detrend, low_pass=args.low_pass, high_pass=args.high_pass,
             t_r=args.t_r, subject=args.subject, min_volumes=args.min_volumes,
+            mask_img=args.mask,
         )
     sidecar["Atlas"] = args.atlas or "dosenbach160"
     sidecar["Subject"] = args.subject
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help=cmd_demo.__doc__)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--participants", required=True,
+                   help="participants.tsv to write; the cohort goes into its folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-per-group", nargs="+", required=True, metavar="GROUP=N")
     p.add_argument("--n-volumes", type=int, default=140)
@@ -301,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["nifti", "timeseries"], required=True)
     p.add_argument("--source", required=True)
     p.add_argument("--output", required=True)
+    p.add_argument("--mask", default=None, help="brain mask image (NIfTI inputs)")
     p.add_argument("--atlas", default=None)
     p.add_argument("--radius", type=float, default=5.0)
     p.add_argument("--standardize", default="zscore_sample")

@@ -28,9 +28,9 @@ Planted effect
 In patients, the ROIs listed in ``effect["rois"]`` (default: DMN ROIs vlPFC 15 and
 posterior cingulate 93, 108, 111, 115) mix in a narrow-band oscillation: an AR(2)
 process with poles at ``pole_modulus * exp(+-2j*pi*frequency_hz*tr)`` (default
-0.04 Hz, modulus 0.95). The ROI series becomes
+0.03 Hz, modulus 0.97). The ROI series becomes
 ``sqrt(1 - w**2) * healthy + w * oscillation`` with ``w = effect["weight"][group]``
-(default HC 0, EMCI 0.45, MCI 0.6, LMCI 0.75; graded EMCI < MCI < LMCI). The variance
+(default HC 0, EMCI 0.7, MCI 0.8, LMCI 0.9; graded EMCI < MCI < LMCI). The variance
 is unchanged, so the effect survives z-scoring: it changes the *dynamics*
 (spectral peak, higher lag-1 autocorrelation, a loop in the delay embedding), hence the
 H0/H1 persistence diagrams of the embedded series and their Wasserstein distances to
@@ -46,10 +46,10 @@ the brain). Each brain voxel within ``radius`` mm of an ROI centre belongs to it
 ROI and carries ``baseline * (1 + 0.01 * (roi_signal + noise_sd * white))``; other brain
 voxels carry ``baseline * (1 + 0.01 * noise_sd * white)``; voxels outside the mask are 0.
 Baselines are ~1000 (per voxel, per subject), so percent-signal-change scaling is
-meaningful. Images are stored as int16 with a scale factor (nibabel picks it from the
-data) and gzip without time stamps, so a rerun with the same seed gives identical
-bytes. At 4 mm a 5 mm sphere holds 7-9 voxels; about 30 k brain voxels x 140 volumes
-take ~6 MB per subject on disk.
+meaningful. Images are stored as int16 intensities (rounded, like scanner data; no scale
+factor) and gzip without time stamps, so a rerun with the same seed gives identical
+bytes. At 4 mm a 5 mm sphere holds 6-12 voxels; about 29 k brain voxels x 140 volumes
+take ~7 MB per subject on disk (56 subjects: ~385 MB, ~30 s to generate).
 """
 
 from __future__ import annotations
@@ -63,21 +63,23 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from tda_mci.atlas import load_atlas
+from tda_mci.atlas import load_atlas, network_key
+from tda_mci.cohort import demo_participants
 from tda_mci.io import atomic_write, write_json, write_tsv
+from tda_mci.paths import bids
 
-#: Diagnostic groups of the demo, in the order subjects are numbered.
+#: Diagnostic groups of the demo.
 GROUPS = ("HC", "EMCI", "LMCI", "MCI")
 
-#: Subjects per group by default (48 subjects in all).
-DEFAULT_N_PER_GROUP = {"HC": 12, "EMCI": 12, "LMCI": 12, "MCI": 12}
+#: Subjects per group by default (56 in all; config.yaml's demo default).
+DEFAULT_N_PER_GROUP = {"HC": 14, "EMCI": 14, "LMCI": 14, "MCI": 14}
 
 #: The planted effect (see the module docstring).
 DEFAULT_EFFECT: dict[str, Any] = {
     "rois": [15, 93, 108, 111, 115],
-    "weight": {"HC": 0.0, "EMCI": 0.45, "MCI": 0.6, "LMCI": 0.75},
-    "frequency_hz": 0.04,
-    "pole_modulus": 0.95,
+    "weight": {"HC": 0.0, "EMCI": 0.7, "MCI": 0.8, "LMCI": 0.9},
+    "frequency_hz": 0.03,
+    "pole_modulus": 0.97,
 }
 
 #: Healthy ROI-level signal model (weights are relative; the sum is renormalised).
@@ -206,7 +208,11 @@ def simulate_roi_signals(
     phi = rng.uniform(*model["ar1_range"], size=n_rois)
     own = _ar1(n_volumes, phi, rng)
     osc = _oscillation(
-        n_volumes, tr, float(effect["frequency_hz"]), float(effect["pole_modulus"]), rng,
+        n_volumes,
+        tr,
+        float(effect["frequency_hz"]),
+        float(effect["pole_modulus"]),
+        rng,
         len(effect["rois"]),
     )
     a_n, a_g, a_o = float(model["network"]), float(model["global"]), float(model["own"])
@@ -218,3 +224,223 @@ def simulate_roi_signals(
         cols = [int(np.flatnonzero(atlas["roi"].to_numpy() == r)[0]) for r in effect["rois"]]
         x[:, cols] = _unit(np.sqrt(1.0 - w**2) * x[:, cols] + w * osc)
     return x
+
+
+def _sphere_assignment(
+    shape: tuple[int, int, int], affine: np.ndarray, centres: np.ndarray, radius: float
+) -> np.ndarray:
+    """Index of the nearest ROI centre within ``radius`` mm of each voxel, else -1."""
+    from scipy.spatial import cKDTree
+
+    ijk = np.indices(shape).reshape(3, -1).T.astype(float)
+    xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
+    dist, idx = cKDTree(centres).query(xyz, k=1)
+    # Same inclusion rule as nilearn's NearestNeighbors(radius=...): distance <= radius.
+    return np.where(dist <= radius, idx, -1).reshape(shape)
+
+
+def demo_image_path(root: str, subject: str, kind: str) -> str:
+    """Path of a demo subject's preprocessed image (``kind="bold"``) or brain mask (``"mask"``).
+
+    fMRIPrep-style names, e.g.
+    ``root/sub-001/func/sub-001_task-rest_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz``.
+    """
+    desc, suffix = {"bold": ("preproc", "bold"), "mask": ("brain", "mask")}[kind]
+    return bids(root, subject=subject, datatype="func", task="rest", space=SPACE, desc=desc,
+                suffix=suffix, extension=".nii.gz")
+
+
+def generate_demo_cohort(
+    out_dir: str | Path,
+    *,
+    n_per_group: Mapping[str, int] | None = None,
+    n_volumes: int = 140,
+    tr: float = 3.0,
+    voxel_size: int = 4,
+    seed: int = 0,
+    effect: Mapping[str, Any] | None = None,
+    noise_sd: float = 1.0,
+    radius: float = 5.0,
+    atlas: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Write the demo cohort (images, masks, participants.tsv, ground truth).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Root of the generated fMRIPrep-like derivative tree (created).
+    n_per_group : mapping of str to int, optional
+        Subjects per group. Default :data:`DEFAULT_N_PER_GROUP` (14 each of HC, EMCI,
+        LMCI, MCI). Group names must be alphanumeric. Subject ids and groups are those of
+        :func:`tda_mci.cohort.demo_participants` (``sub-001`` ..., groups in a seeded
+        random order), so the workflow knows the cohort before the files exist.
+    n_volumes : int
+        Volumes per image (ADNI: 140).
+    tr : float
+        Repetition time in seconds, written to the NIfTI header and the JSON sidecar.
+    voxel_size : int
+        Isotropic voxel size in mm of nilearn's MNI152 brain mask grid.
+    seed : int
+        Seed of everything random; subject ``i`` (0-based row of participants.tsv)
+        draws from ``numpy.random.default_rng([seed, i + 1])``, ages and sexes from
+        ``default_rng(seed)``. Same arguments give byte-identical files.
+    effect : mapping, optional
+        The planted effect (see :func:`simulate_roi_signals`); default
+        :data:`DEFAULT_EFFECT`.
+    noise_sd : float
+        Standard deviation of white voxel noise, in units of the ROI signal's standard
+        deviation (both scaled to 1 % of the voxel's baseline).
+    radius : float
+        Radius in mm of the ROI spheres that carry ROI signals (the paper's 5 mm).
+    atlas : pandas.DataFrame, optional
+        ROI table; default :func:`tda_mci.atlas.load_atlas` (Dosenbach 160).
+
+    Returns
+    -------
+    dict
+        The ground truth, as also written to ``out_dir/ground_truth.json`` (paths in it
+        are relative to ``out_dir``).
+
+    Raises
+    ------
+    ValueError
+        For a bad group name or size, too few volumes, a non-positive TR, an effect that
+        names ROIs not in the atlas, or weights outside [0, 1].
+    """
+    import nibabel as nib
+    from nilearn.datasets import load_mni152_brain_mask
+
+    from tda_mci import __version__
+
+    out = Path(out_dir)
+    atlas = load_atlas() if atlas is None else atlas
+    effect = _check_effect(effect, atlas)
+    counts = dict(DEFAULT_N_PER_GROUP if n_per_group is None else n_per_group)
+    for group, n in counts.items():
+        if not str(group).isalnum():
+            raise ValueError(f"group name {group!r} is not alphanumeric")
+        if int(n) != n or n < 0:
+            raise ValueError(f"n_per_group[{group!r}] = {n!r} is not a count")
+    if sum(int(n) for n in counts.values()) == 0:
+        raise ValueError("n_per_group asks for no subjects")
+    table = demo_participants(counts, seed=seed)
+    groups = table["group"].tolist()
+    if int(n_volumes) < 3:
+        raise ValueError(f"n_volumes = {n_volumes!r}; need at least 3")
+    if not tr > 0:
+        raise ValueError(f"tr = {tr!r} must be positive")
+
+    template = load_mni152_brain_mask(resolution=int(voxel_size))
+    affine = template.affine.copy()
+    shape = template.shape[:3]
+    centres = atlas[["x", "y", "z"]].to_numpy(float)
+    owner = _sphere_assignment(shape, affine, centres, float(radius))
+    brain = (np.asarray(template.dataobj) > 0) | (owner >= 0)
+    owner_in_brain = owner[brain]
+    is_roi_voxel = owner_in_brain >= 0
+    n_brain = int(brain.sum())
+    voxels_per_roi = np.bincount(owner_in_brain[is_roi_voxel], minlength=len(atlas))
+
+    labels = table["subject"].tolist()
+    demo_rng = np.random.default_rng(seed)
+    ages = np.round(demo_rng.normal(72.0, 6.0, size=len(groups)), 1)
+    sexes = demo_rng.choice(["F", "M"], size=len(groups))
+
+    mask_img = nib.Nifti1Image(brain.astype(np.uint8), affine)
+    mask_img.header.set_xyzt_units("mm")
+    subjects = []
+    for i, (label, group) in enumerate(zip(labels, groups, strict=True)):
+        rng = np.random.default_rng([seed, i + 1])
+        x = simulate_roi_signals(atlas, group, n_volumes, tr, rng, effect)
+        baseline = 1000.0 * np.clip(1.0 + 0.1 * rng.standard_normal(n_brain), 0.5, 1.5)
+        noise = rng.standard_normal((int(n_volumes), n_brain))
+        signal = noise_sd * noise
+        signal[:, is_roi_voxel] += x[:, owner_in_brain[is_roi_voxel]]
+        values = np.rint(baseline * (1.0 + 0.01 * signal))
+        data = np.zeros((*shape, int(n_volumes)), dtype=np.int16)
+        data[brain] = np.clip(values, 1, np.iinfo(np.int16).max).T
+        img = nib.Nifti1Image(data, affine)
+        img.header.set_xyzt_units("mm", "sec")
+        img.header.set_zooms((*img.header.get_zooms()[:3], float(tr)))
+
+        bold = Path(demo_image_path(".", label, "bold"))
+        mask = Path(demo_image_path(".", label, "mask"))
+        atomic_write(out / bold, lambda tmp, im=img: nib.save(im, tmp), suffix=".nii.gz")
+        atomic_write(out / mask, lambda tmp: nib.save(mask_img, tmp), suffix=".nii.gz")
+        write_json(
+            out / bold.with_name(bold.name.replace(".nii.gz", ".json")),
+            {"RepetitionTime": float(tr), "TaskName": "rest", "SkullStripped": True},
+        )
+        subjects.append(
+            {
+                "participant_id": f"sub-{label}",
+                "group": group,
+                "bold": bold.as_posix(),
+                "mask": mask.as_posix(),
+            }
+        )
+
+    participants = pd.DataFrame(
+        {
+            "participant_id": table["participant_id"].tolist(),
+            "group": groups,
+            "age": ages,
+            "sex": sexes,
+        }
+    )
+    write_tsv(out / "participants.tsv", participants)
+    write_json(
+        out / "dataset_description.json",
+        {
+            "Name": "tda_mci demo cohort (simulated)",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "derivative",
+            "GeneratedBy": [{"Name": "tda_mci.demo", "Version": __version__}],
+        },
+    )
+
+    rows = atlas.set_index("roi").loc[effect["rois"]]
+    truth = {
+        "description": (
+            "Simulated resting-state cohort. Every ROI carries a network-shared slow "
+            "fluctuation (0.01-0.1 Hz), a global one and ROI-specific AR(1) noise. In "
+            "patients the planted ROIs mix in a narrow-band AR(2) oscillation at "
+            "effect.frequency_hz with weight effect.weight[group] (variance unchanged: "
+            "signal = sqrt(1-w^2)*healthy + w*oscillation), graded EMCI < MCI < LMCI. "
+            "Expected: higher lag-1 autocorrelation and a spectral peak at "
+            "effect.frequency_hz in planted ROIs of patients; shorter H0 bars of their "
+            "delay embeddings; PR pairs that involve a planted ROI differ between HC "
+            "and patients, other pairs do not."
+        ),
+        "seed": int(seed),
+        "n_per_group": {g: int(n) for g, n in counts.items()},
+        "n_volumes": int(n_volumes),
+        "tr": float(tr),
+        "voxel_size_mm": int(voxel_size),
+        "sphere_radius_mm": float(radius),
+        "noise_sd": float(noise_sd),
+        "space": SPACE,
+        "template": (
+            f"nilearn load_mni152_brain_mask(resolution={int(voxel_size)}) (ICBM152 2009a "
+            "symmetric, shipped with nilearn) plus every voxel within the sphere radius "
+            "of an ROI centre"
+        ),
+        "n_brain_voxels": n_brain,
+        "voxels_per_roi": {
+            str(r): int(v) for r, v in zip(atlas["roi"], voxels_per_roi, strict=True)
+        },
+        "signal_model": copy.deepcopy(SIGNAL_MODEL),
+        "effect": {
+            "rois": [int(r) for r in effect["rois"]],
+            "labels": rows["label"].tolist(),
+            "networks": sorted(set(rows["network"].tolist())),
+            "network_keys": sorted({network_key(n) for n in rows["network"]}),
+            "weight": {g: float(w) for g, w in effect["weight"].items()},
+            "frequency_hz": float(effect["frequency_hz"]),
+            "pole_modulus": float(effect["pole_modulus"]),
+        },
+        "subjects": subjects,
+        "generator": f"tda_mci.demo.generate_demo_cohort (tda_mci {__version__})",
+    }
+    write_json(out / "ground_truth.json", truth)
+    return truth

@@ -18,7 +18,7 @@ import re
 #: Entity order in file names.
 ENTITY_ORDER = (
     "sub", "ses", "task", "space", "atlas", "comp", "net", "roi", "dim", "model",
-    "win", "delay", "desc", "block",
+    "win", "delay", "block", "desc",
 )
 _VALUE = re.compile(r"^([A-Za-z0-9]+|\{[A-Za-z_][A-Za-z0-9_]*(,[^}]*)?\})$")
 

@@ -28,21 +28,18 @@ def snakemake(*args, cwd):
 def run_dir(tmp_path_factory):
     """A full run of the tiny config (run once for the module)."""
     work = tmp_path_factory.mktemp("wf")
-    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
     result = snakemake(cwd=work)
     assert result.returncode == 0, result.stderr[-5000:]
     return work
 
 
 def test_lint_has_no_findings(tmp_path):
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     result = snakemake("--lint", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
 
 
 def test_dry_run_lists_every_stage(tmp_path):
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     result = snakemake("-n", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
@@ -54,7 +51,6 @@ def test_dry_run_lists_every_stage(tmp_path):
 def test_misspelled_config_key_fails(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(CONFIG.read_text() + "statistic:\n  alpha: 0.05\n")
-    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tda_mci import cohort
 from tda_mci.atlas import load_atlas, networks
+from tda_mci.demo import demo_image_path
 from tda_mci.paths import bids, job_file
 
 
@@ -52,8 +53,11 @@ def group_file(datatype, **entities):
 
 
 def demo_bold(subject="{subject}"):
-    return bids(DEMO_DIR, subject=subject, datatype="func", task="rest",
-                space="MNI152NLin2009cAsym", desc="preproc", suffix="bold", extension=".nii.gz")
+    return demo_image_path(DEMO_DIR, subject, "bold")
+
+
+def demo_mask(subject="{subject}"):
+    return demo_image_path(DEMO_DIR, subject, "mask")
 
 
 def log_file(rule, **entities):
@@ -118,6 +122,15 @@ def timeseries_source(wildcards):
         return demo_bold(wildcards.subject)
     pattern = config["inputs"]["bold" if INPUT_KIND == "nifti" else "timeseries"]
     return pattern.format(subject=wildcards.subject)
+
+
+def timeseries_mask(wildcards):
+    """The brain mask passed to the masker (demo only, so far)."""
+    return [demo_mask(wildcards.subject)] if INPUT_KIND == "demo" else []
+
+
+def mask_arg(wildcards, input):
+    return f"--mask {input.mask}" if input.mask else ""
 
 
 def all_subjects(pattern):

@@ -6,6 +6,7 @@ rule demo_cohort:
         participants=DEMO_PARTICIPANTS,
         truth=DEMO_TRUTH,
         bold=all_subjects(demo_bold()),
+        mask=all_subjects(demo_mask()),
     params:
         args=demo_args(),
     conda:

@@ -4,12 +4,14 @@
 rule extract_timeseries:
     input:
         source=timeseries_source,
+        mask=timeseries_mask,
     output:
         tsv=TIMESERIES,
         json=TIMESERIES.replace(".tsv", ".json"),
     params:
         kind="timeseries" if INPUT_KIND == "timeseries" else "nifti",
         args=extraction_args(),
+        mask=mask_arg,
     group:
         "subject"
     conda:
@@ -20,4 +22,4 @@ rule extract_timeseries:
         benchmark_file("extract_timeseries", sub="{subject}")
     shell:
         "tda-mci timeseries --subject {wildcards.subject} --kind {params.kind} "
-        "--source {input.source} --output {output.tsv} {params.args} > {log} 2>&1"
+        "--source {input.source} {params.mask} --output {output.tsv} {params.args} > {log} 2>&1"
