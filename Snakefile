@@ -33,7 +33,7 @@ rule all:
     input:
         DATASET_DESCRIPTION,
         all_subjects(PR),
-        expand(PS, block=range(len(PS_BLOCKS))),
-        expand(stats_outputs()["stats"], comp=COMPARISONS),
+        expand(STATS["stats"], comp=COMPARISONS),
+        expand(PS_TESTS["table"], comp=COMPARISONS),
         CLASSIFY_SUMMARY,
     default_target: True

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from tda_mci import io
 
@@ -38,7 +37,7 @@ def _atlas(path: str | None):
 def _pairs(keys: Sequence[str], values: Sequence[str], what: str) -> dict[str, str]:
     if len(keys) != len(values):
         raise ValueError(f"{len(keys)} {what} names but {len(values)} files")
-    return dict(zip(keys, values))
+    return dict(zip(keys, values, strict=True))
 
 
 def _add_metric(p: argparse.ArgumentParser) -> None:
@@ -53,7 +52,7 @@ def _add_group(p: argparse.ArgumentParser) -> None:
 
 
 def _comparison_labels(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the compared subjects and their 0/1 labels (0 = reference group)."""
+    """Return the compared subjects' indices and their 0/1 labels (0 = reference group)."""
     if len(args.subjects) != len(args.groups):
         raise ValueError(f"{len(args.subjects)} subjects but {len(args.groups)} groups")
     groups = np.asarray(args.groups)
@@ -108,7 +107,7 @@ def cmd_timeseries(args: argparse.Namespace) -> None:
 
 
 def cmd_diagrams(args: argparse.Namespace) -> None:
-    """Persistence diagrams H0..max_dim for every ROI of one subject."""
+    """Compute persistence diagrams H0..max_dim for every ROI of one subject."""
     from tda_mci.homology import subject_diagrams
 
     data, rois = io.read_timeseries(args.input)
@@ -184,7 +183,13 @@ def cmd_ps(args: argparse.Namespace) -> None:
 def cmd_stats(args: argparse.Namespace) -> None:
     """Rank-sum tests between two groups on every PR pair; tables and P-plots."""
     from tda_mci.atlas import networks
-    from tda_mci.plotting import plot_hubs, plot_pplot, plot_pplot_overview
+    from tda_mci.plotting import (
+        plot_connectome_glass,
+        plot_hubs,
+        plot_pplot,
+        plot_pplot_overview,
+        write_connectome_html,
+    )
     from tda_mci.stats import compare_groups, hub_table, significant_pairs_table
 
     atlas = _atlas(args.atlas)
@@ -221,8 +226,39 @@ def cmd_stats(args: argparse.Namespace) -> None:
         plot_pplot([results[key, d] for d in dims], labels_k, args.alpha,
                    f"{comp}: {key}", path)
     plot_pplot_overview(results, atlas, nets, args.alpha, comp, args.out_overview)
-    plot_hubs(hubs, args.out_hub_figure)
+    plot_hubs(hubs, args.out_hub_figure, title=f"Hubs, {comp} (alpha {args.alpha:g})")
+    plot_connectome_glass(sig, atlas, args.out_connectome, title=f"{comp}: significant pairs")
+    write_connectome_html(sig, atlas, args.out_connectome_html, title=f"{comp}")
     log.info("%s: %d significant pairs at alpha %g", comp, len(sig), args.alpha)
+
+
+def cmd_ps_tests(args: argparse.Namespace) -> None:
+    """Permutation tests (PERMANOVA) of group separation on every ROI's PS matrices."""
+    from tda_mci.plotting import plot_ps_brain_map, plot_ps_matrix
+    from tda_mci.stats import ps_group_tests
+
+    atlas = _atlas(args.atlas)
+    groups = dict(zip(args.subjects, args.groups, strict=True))
+    ps = {}
+    for path in args.inputs:
+        arrays, _ = io.load_arrays(path)
+        subjects = arrays["subjects"].tolist()
+        keep = np.flatnonzero(np.isin([groups[s] for s in subjects], args.comparison))
+        for roi in arrays["rois"].tolist():
+            ps[int(roi)] = arrays[f"roi{roi}"][:, keep][:, :, keep]
+    labels = [groups[subjects[i]] for i in keep]
+    t0 = time.perf_counter()
+    table = ps_group_tests(ps, labels, n_permutations=args.permutations, seed=args.seed)
+    comp = f"{args.comparison[0]} vs {args.comparison[1]}"
+    log.info("%s: %d ROI x dimension tests in %.1f s", comp, len(table), time.perf_counter() - t0)
+    table.insert(0, "comparison", comp)
+    io.write_tsv(args.out_table, table)
+    plot_ps_brain_map(table, atlas, args.out_brain_map, alpha=args.alpha,
+                      title=f"{comp}: PERMANOVA on inter-subject distances")
+    top = int(table.sort_values(["p", "pseudo_F"], ascending=[True, False])["roi"].iloc[0])
+    label = atlas.loc[atlas["roi"] == top, "label"].iloc[0]
+    plot_ps_matrix(ps[top], labels, f"{comp}: PS matrices of ROI {label}", args.out_matrix,
+                   group_order=list(args.comparison))
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
@@ -269,10 +305,13 @@ def cmd_classify(args: argparse.Namespace) -> None:
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Collect classifier metrics into the paper's Table 1 layout."""
-    from tda_mci.model.evaluate import summary_table
+    from tda_mci.model.tables import best_results_table, summary_table
+    from tda_mci.plotting import plot_accuracy_heatmap
 
     results = [io.read_json(p) for p in args.inputs]
     io.write_tsv(args.output, summary_table(results).reset_index())
+    io.write_tsv(args.out_best, best_results_table(results).reset_index())
+    plot_accuracy_heatmap(summary_table(results, formatted=False), args.out_heatmap)
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -354,7 +393,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-hub-figure", required=True)
     p.add_argument("--out-overview", required=True)
     p.add_argument("--out-pplots", nargs="+", required=True, help="one PNG per network")
+    p.add_argument("--out-connectome", required=True, help="glass-brain PNG")
+    p.add_argument("--out-connectome-html", required=True, help="interactive offline HTML")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("ps-tests", help=cmd_ps_tests.__doc__)
+    _add_group(p)
+    p.add_argument("--inputs", nargs="+", required=True, help="PS block files")
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--permutations", type=int, default=999)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alpha", type=float, default=0.05, help="FDR level of the brain map")
+    p.add_argument("--out-table", required=True)
+    p.add_argument("--out-brain-map", required=True)
+    p.add_argument("--out-matrix", required=True, help="PS matrices of the top ROI (PNG)")
+    p.set_defaults(func=cmd_ps_tests)
 
     p = sub.add_parser("classify", help=cmd_classify.__doc__)
     _add_group(p)
@@ -377,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summarize", help=cmd_summarize.__doc__)
     p.add_argument("--inputs", nargs="+", required=True)
-    p.add_argument("--output", required=True)
+    p.add_argument("--output", required=True, help="Table 1 layout (TSV)")
+    p.add_argument("--out-best", required=True, help="best result per comparison (TSV)")
+    p.add_argument("--out-heatmap", required=True, help="heatmap of mean accuracy (PNG)")
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("describe", help=cmd_describe.__doc__)

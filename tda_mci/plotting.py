@@ -682,3 +682,48 @@ def plot_ps_brain_map(
     )
     _save(fig, path)
     return fig
+
+
+# --------------------------------------------------------------------------------------
+# Classification
+# --------------------------------------------------------------------------------------
+
+
+def plot_accuracy_heatmap(
+    table: pd.DataFrame, path: str | Path, metric: str = "accuracy"
+) -> Figure:
+    """Heatmap of cross-validated accuracy, laid out like the paper's Table 1.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Mean scores: index (comparison, model, dimension), columns networks, as from
+        ``tda_mci.model.tables.summary_table(records, formatted=False)``.
+    path : str or Path
+        Output file.
+    metric : str
+        Name of the score, for the colour bar.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per comparison x model x dimension, one column per network; colours on a
+        fixed 0.3-1.0 scale centred on chance (0.5) and every cell annotated.
+    """
+    values = table.to_numpy(dtype=float)
+    rows = [" | ".join(str(v) for v in (idx if isinstance(idx, tuple) else (idx,)))
+            for idx in table.index]
+    n_rows, n_cols = values.shape
+    fig = Figure(figsize=(1.2 * n_cols + 3.5, 0.28 * n_rows + 1.5))
+    ax = fig.add_axes([0.35, 0.08, 0.5, 0.86])
+    image = ax.imshow(values, cmap="RdBu_r", vmin=0.0, vmax=1.0, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(n_cols), [str(c) for c in table.columns])
+    ax.set_yticks(range(n_rows), rows, fontsize=7)
+    ax.xaxis.tick_top()
+    cax = fig.add_axes([0.87, 0.3, 0.02, 0.4])
+    fig.colorbar(image, cax=cax, label=f"mean {metric} over folds (0.5 = chance)")
+    _save(fig, path)
+    return fig

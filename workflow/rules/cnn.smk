@@ -34,11 +34,16 @@ rule summarize_classification:
     input:
         expand(classify_outputs(), comp=COMPARISONS, net=NETWORKS),
     output:
-        report(CLASSIFY_SUMMARY, caption="../report/classification.rst",
-               category="Classification", labels={"table": "accuracy (Table 1 layout)"}),
+        summary=report(CLASSIFY_SUMMARY, caption="../report/classification.rst",
+                       category="Classification", labels={"table": "accuracy (Table 1 layout)"}),
+        best=report(CLASSIFY_BEST, caption="../report/classification_best.rst",
+                    category="Classification", labels={"table": "best per comparison"}),
+        heatmap=report(CLASSIFY_HEATMAP, caption="../report/classification.rst",
+                       category="Classification", labels={"table": "accuracy heatmap"}),
     conda:
         "../../envs/tda_mci.yaml"
     log:
         log_file("summarize_classification"),
     shell:
-        "tda-mci summarize --inputs {input} --output {output} > {log} 2>&1"
+        "tda-mci summarize --inputs {input} --output {output.summary} --out-best {output.best} "
+        "--out-heatmap {output.heatmap} > {log} 2>&1"

@@ -90,6 +90,18 @@ def stats_outputs(comp="{comp}"):
         "overview": group_file("figures", comp=comp, suffix="pplot", extension=".png"),
         "pplots": [group_file("figures", comp=comp, net=n, suffix="pplot", extension=".png")
                    for n in NETWORKS],
+        "connectome": group_file("figures", comp=comp, suffix="connectome", extension=".png"),
+        "connectome_html": group_file("figures", comp=comp, suffix="connectome",
+                                      extension=".html"),
+    }
+
+
+def ps_test_outputs(comp="{comp}"):
+    return {
+        "table": group_file("stats", comp=comp, desc="PS", suffix="permanova", extension=".tsv"),
+        "brain_map": group_file("figures", comp=comp, desc="PS", suffix="permanova",
+                                extension=".png"),
+        "matrix": group_file("figures", comp=comp, desc="PStop", suffix="dist", extension=".png"),
     }
 
 
@@ -113,6 +125,9 @@ def classify_outputs(comp="{comp}", net="{net}"):
 
 
 CLASSIFY_SUMMARY = group_file("classification", suffix="summary", extension=".tsv")
+CLASSIFY_BEST = group_file("classification", desc="best", suffix="summary", extension=".tsv")
+CLASSIFY_HEATMAP = group_file("figures", suffix="accuracy", extension=".png")
+PS_TESTS = ps_test_outputs()
 DATASET_DESCRIPTION = f"{OUT}/dataset_description.json"
 
 
@@ -135,6 +150,10 @@ def mask_arg(wildcards, input):
 
 def all_subjects(pattern):
     return [pattern.format(subject=s) for s in SUBJECTS]
+
+
+def all_ps_blocks():
+    return expand(PS, block=range(len(PS_BLOCKS)))
 
 
 def ps_block_rows(wildcards):

@@ -17,6 +17,10 @@ rule wilcoxon_tests:
                         category="Statistics", subcategory="P-plots",
                         labels={"comparison": "{comp}", "network": "all"}),
         pplots=report_pplots(),
+        connectome=report(STATS["connectome"], caption="../report/connectome.rst",
+                          category="Statistics", subcategory="Hubs",
+                          labels={"comparison": "{comp}", "figure": "glass brain"}),
+        connectome_html=STATS["connectome_html"],
     params:
         group=group_args,
         alpha=config["statistics"]["alpha"],
@@ -31,4 +35,36 @@ rule wilcoxon_tests:
         "tda-mci stats {params.group} --inputs {input} {params.atlas} --alpha {params.alpha} "
         "--out-stats {output.stats} --out-pairs {output.pairs} --out-hubs {output.hubs} "
         "--out-hub-figure {output.hub_figure} --out-overview {output.overview} "
-        "--out-pplots {output.pplots} > {log} 2>&1"
+        "--out-pplots {output.pplots} --out-connectome {output.connectome} "
+        "--out-connectome-html {output.connectome_html} > {log} 2>&1"
+
+
+rule permanova_tests:
+    input:
+        all_ps_blocks(),
+    output:
+        table=report(PS_TESTS["table"], caption="../report/permanova.rst", category="Distances",
+                     subcategory="Inter-subject (PS)", labels={"comparison": "{comp}",
+                     "figure": "table"}),
+        brain_map=report(PS_TESTS["brain_map"], caption="../report/permanova.rst",
+                         category="Distances", subcategory="Inter-subject (PS)",
+                         labels={"comparison": "{comp}", "figure": "brain map"}),
+        matrix=report(PS_TESTS["matrix"], caption="../report/ps_matrix.rst",
+                      category="Distances", subcategory="Inter-subject (PS)",
+                      labels={"comparison": "{comp}", "figure": "PS matrices, top ROI"}),
+    params:
+        group=group_args,
+        permutations=config["statistics"]["ps_permutations"],
+        seed=config["statistics"]["seed"],
+        atlas=atlas_arg(),
+    conda:
+        "../../envs/tda_mci.yaml"
+    log:
+        log_file("permanova_tests", comp="{comp}"),
+    benchmark:
+        benchmark_file("permanova_tests", comp="{comp}")
+    shell:
+        "tda-mci ps-tests {params.group} --inputs {input} {params.atlas} "
+        "--permutations {params.permutations} --seed {params.seed} "
+        "--out-table {output.table} --out-brain-map {output.brain_map} "
+        "--out-matrix {output.matrix} > {log} 2>&1"
