@@ -22,6 +22,7 @@ validate(PARTICIPANTS, "workflow/schemas/participants.schema.yaml")
 
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
+include: "workflow/rules/qc.smk"
 include: "workflow/rules/homology.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/stats.smk"
@@ -36,4 +37,5 @@ rule all:
         expand(STATS["stats"], comp=COMPARISONS),
         expand(PS_TESTS["table"], comp=COMPARISONS),
         CLASSIFY_SUMMARY,
+        QC_TABLE,
     default_target: True

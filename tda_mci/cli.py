@@ -75,35 +75,110 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_timeseries(args: argparse.Namespace) -> None:
-    """Extract (NIfTI) or import (TSV) one subject's ROI time series."""
-    from tda_mci.extract import extract_timeseries, validate_timeseries
+def _subject_series(args: argparse.Namespace):
+    """Read and check one subject's series from the source arguments (timeseries, screen)."""
+    from tda_mci.inputs import load_subject_series
 
     atlas = _atlas(args.atlas)
-    if args.kind == "timeseries":
-        data, rois = io.read_timeseries(args.source)
-        data, _ = validate_timeseries(
-            data, rois, atlas, subject=args.subject, path=args.source,
-            min_volumes=args.min_volumes,
-        )
-        sidecar = {
-            "Source": args.source,
-            "RepetitionTime": args.t_r,
-            "NumberOfVolumes": int(data.shape[0]),
-            "Imported": True,
-        }
-    else:
-        standardize = None if args.standardize == "none" else args.standardize
-        data, sidecar = extract_timeseries(
-            args.source, atlas, radius=args.radius, standardize=standardize,
-            detrend=args.detrend, low_pass=args.low_pass, high_pass=args.high_pass,
-            t_r=args.t_r, subject=args.subject, min_volumes=args.min_volumes,
-            mask_img=args.mask,
-        )
-    sidecar["Atlas"] = args.atlas or "dosenbach160"
-    sidecar["Subject"] = args.subject
+    sources = {"bold": args.source, "timeseries": args.source, "mask": args.mask,
+               "confounds": args.confounds, "network_csv": args.network_files or []}
+    if args.kind == "network_csv" and not args.network_files:
+        raise ValueError("--kind network_csv needs --network-files")
+    if args.kind != "network_csv" and not args.source:
+        raise ValueError(f"--kind {args.kind} needs --source")
+    extraction = {"radius": args.radius, "detrend": args.detrend, "low_pass": args.low_pass,
+                  "high_pass": args.high_pass,
+                  "standardize": None if args.standardize == "none" else args.standardize}
+    data, sidecar = load_subject_series(
+        args.kind, sources, atlas, subject=args.subject, t_r=args.t_r,
+        min_volumes=args.min_volumes, embedding=(args.embedding_dimension, args.embedding_delay),
+        extraction=extraction, denoise_strategy=args.denoise_strategy,
+        atlas_name=args.atlas or "dosenbach160",
+    )
+    return atlas, data, sidecar
+
+
+def cmd_timeseries(args: argparse.Namespace) -> None:
+    """Extract (images) or import (tables) one subject's checked ROI time series."""
+    atlas, data, sidecar = _subject_series(args)
     io.write_timeseries(args.output, data, atlas["roi"].tolist(), sidecar)
     log.info("sub-%s: %d volumes x %d ROIs -> %s", args.subject, *data.shape, args.output)
+
+
+def cmd_screen(args: argparse.Namespace) -> None:
+    """Check one subject's data; record included, or excluded with file and reason."""
+    from tda_mci.extract import SubjectDataError
+    from tda_mci.qc import screen_record
+
+    try:
+        _, data, sidecar = _subject_series(args)
+    except SubjectDataError as err:
+        log.warning("excluding sub-%s: %s", args.subject, err)
+        record = screen_record(args.subject, err)
+    else:
+        log.info("sub-%s passes: %d volumes x %d ROIs", args.subject, *data.shape)
+        record = screen_record(args.subject, None, sidecar)
+    io.write_json(args.output, record)
+
+
+def cmd_screen_cohort(args: argparse.Namespace) -> None:
+    """Included and excluded tables of the cohort; group sizes checked after exclusions."""
+    import pandas as pd
+
+    from tda_mci.qc import check_included_groups, exclusion_tables
+
+    if len(args.subjects) != len(args.groups):
+        raise ValueError(f"{len(args.subjects)} subjects but {len(args.groups)} groups")
+    participants = pd.DataFrame({"participant_id": [f"sub-{s}" for s in args.subjects],
+                                 "subject": args.subjects, "group": args.groups})
+    records = {path: io.read_json(path) for path in args.records}
+    included, excluded = exclusion_tables(participants, records)
+    pairs = [c.split(":") for c in args.comparisons or []]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(f"--comparisons takes REF:OTHER pairs, got {args.comparisons}")
+    # Write the tables first: on failure the exclusion table still explains why.
+    io.write_tsv(args.excluded, excluded)
+    for r in excluded.itertuples():
+        log.warning("excluded %s (%s): %s: %s", r.participant_id, r.group, r.file, r.reason)
+    try:
+        check_included_groups(included, excluded, pairs, args.min_group_size,
+                              setting=args.min_group_size_setting)
+    except ValueError:
+        Path(args.included).unlink(missing_ok=True)
+        raise
+    io.write_tsv(args.included, included)
+    log.info("%d included, %d excluded", len(included), len(excluded))
+
+
+def cmd_carpet(args: argparse.Namespace) -> None:
+    """Carpet plot of one subject's ROI time series."""
+    from tda_mci.qc import carpet_plot
+
+    atlas = _atlas(args.atlas)
+    data, rois = io.read_timeseries(args.input)
+    if rois != atlas["roi"].tolist():
+        raise ValueError(f"sub-{args.subject}: {args.input}: ROI order differs from the atlas")
+    carpet_plot(data, atlas, args.output, title=f"sub-{args.subject}", t_r=args.t_r)
+
+
+def cmd_qc_cohort(args: argparse.Namespace) -> None:
+    """Cohort QC table (one row per participant) and its figure."""
+    import pandas as pd
+
+    from tda_mci.qc import cohort_qc_table, plot_cohort_qc
+
+    if len(args.subjects) != len(args.groups):
+        raise ValueError(f"{len(args.subjects)} subjects but {len(args.groups)} groups")
+    participants = pd.DataFrame({"participant_id": [f"sub-{s}" for s in args.subjects],
+                                 "subject": args.subjects, "group": args.groups})
+    included = pd.read_csv(args.included, sep="\t", dtype=str)
+    excluded = pd.read_csv(args.excluded, sep="\t", dtype=str, keep_default_na=False)
+    if len(included) != len(args.sidecars):
+        raise ValueError(f"{len(included)} included subjects but {len(args.sidecars)} sidecars")
+    sidecars = {s: io.read_json(p) for s, p in zip(included["subject"], args.sidecars, strict=True)}
+    table = cohort_qc_table(participants, sidecars, excluded, _atlas(args.atlas))
+    io.write_tsv(args.output_table, table)
+    plot_cohort_qc(table, args.output_figure)
 
 
 def cmd_diagrams(args: argparse.Namespace) -> None:
@@ -337,21 +412,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tr", type=float, default=3.0)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("timeseries", help=cmd_timeseries.__doc__)
+    for name, func in (("timeseries", cmd_timeseries), ("screen", cmd_screen)):
+        p = sub.add_parser(name, help=func.__doc__)
+        p.add_argument("--subject", required=True)
+        p.add_argument("--kind", choices=["nifti", "fmriprep", "timeseries", "network_csv"],
+                       required=True)
+        p.add_argument("--source", default=None, help="image or time-series table")
+        p.add_argument("--network-files", nargs="+", default=None,
+                       help="network_csv: one CSV per network, sorted network keys")
+        p.add_argument("--output", required=True)
+        p.add_argument("--mask", default=None, help="brain mask image (image inputs)")
+        p.add_argument("--confounds", default=None, help="confounds TSV (nifti inputs)")
+        p.add_argument("--denoise-strategy", default="simple",
+                       help="fmriprep: nilearn load_confounds_strategy preset, or none")
+        p.add_argument("--atlas", default=None)
+        p.add_argument("--radius", type=float, default=5.0)
+        p.add_argument("--standardize", default="zscore_sample")
+        p.add_argument("--detrend", action=argparse.BooleanOptionalAction, default=True)
+        p.add_argument("--low-pass", type=float, default=None)
+        p.add_argument("--high-pass", type=float, default=None)
+        p.add_argument("--t-r", type=float, required=True)
+        p.add_argument("--min-volumes", type=int, default=20)
+        p.add_argument("--embedding-dimension", type=int, default=3)
+        p.add_argument("--embedding-delay", type=int, default=1)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("screen-cohort", help=cmd_screen_cohort.__doc__)
+    p.add_argument("--subjects", nargs="+", required=True)
+    p.add_argument("--groups", nargs="+", required=True)
+    p.add_argument("--records", nargs="+", required=True,
+                   help="screening JSONs or time-series sidecars, one per subject")
+    p.add_argument("--comparisons", nargs="*", default=[], metavar="REF:OTHER")
+    p.add_argument("--min-group-size", type=int, default=2)
+    p.add_argument("--min-group-size-setting", default="qc.min_group_size",
+                   help="the configuration key(s) the minimum comes from, for messages")
+    p.add_argument("--included", required=True)
+    p.add_argument("--excluded", required=True)
+    p.set_defaults(func=cmd_screen_cohort)
+
+    p = sub.add_parser("carpet", help=cmd_carpet.__doc__)
     p.add_argument("--subject", required=True)
-    p.add_argument("--kind", choices=["nifti", "timeseries"], required=True)
-    p.add_argument("--source", required=True)
+    p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--mask", default=None, help="brain mask image (NIfTI inputs)")
     p.add_argument("--atlas", default=None)
-    p.add_argument("--radius", type=float, default=5.0)
-    p.add_argument("--standardize", default="zscore_sample")
-    p.add_argument("--detrend", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--low-pass", type=float, default=None)
-    p.add_argument("--high-pass", type=float, default=None)
-    p.add_argument("--t-r", type=float, required=True)
-    p.add_argument("--min-volumes", type=int, default=20)
-    p.set_defaults(func=cmd_timeseries)
+    p.add_argument("--t-r", type=float, default=None)
+    p.set_defaults(func=cmd_carpet)
+
+    p = sub.add_parser("qc-cohort", help=cmd_qc_cohort.__doc__)
+    p.add_argument("--subjects", nargs="+", required=True)
+    p.add_argument("--groups", nargs="+", required=True)
+    p.add_argument("--included", required=True)
+    p.add_argument("--excluded", required=True)
+    p.add_argument("--sidecars", nargs="*", default=[], help="included subjects, in order")
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--output-table", required=True)
+    p.add_argument("--output-figure", required=True)
+    p.set_defaults(func=cmd_qc_cohort)
 
     p = sub.add_parser("diagrams", help=cmd_diagrams.__doc__)
     p.add_argument("--subject", required=True)

@@ -69,16 +69,33 @@ def comparison_key(pair: Sequence[str]) -> str:
 
 
 def check_comparisons(
-    table: pd.DataFrame, comparisons: Iterable[Sequence[str]], min_group_size: int = 2
+    table: pd.DataFrame,
+    comparisons: Iterable[Sequence[str]],
+    min_group_size: int = 2,
+    setting: str | None = None,
 ) -> None:
     """Check that every group named by a comparison has enough subjects.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Participants table with a ``group`` column.
+    comparisons : iterable of (str, str)
+        Pairs of group names.
+    min_group_size : int
+        Fewest subjects a compared group may have.
+    setting : str, optional
+        Where the minimum comes from (e.g. ``"qc.min_group_size"``), added to the
+        message.
 
     Raises
     ------
     ValueError
-        Naming the comparison, the group and its size.
+        Naming the comparison, the group and its size (a group absent from the table
+        has size 0), or for a comparison of a group with itself.
     """
     counts = table["group"].value_counts()
+    present = {str(g): int(n) for g, n in counts.items()}
     for pair in comparisons:
         if pair[0] == pair[1]:
             raise ValueError(f"comparison {list(pair)} compares a group with itself")
@@ -87,8 +104,8 @@ def check_comparisons(
             if n < min_group_size:
                 raise ValueError(
                     f"comparison {pair[0]} vs {pair[1]}: group {group!r} has {n} subject(s) in "
-                    f"the participants table, need at least {min_group_size} "
-                    f"(groups present: {dict(counts)})"
+                    f"the participants table, need at least {min_group_size}"
+                    f"{f' ({setting})' if setting else ''} (groups present: {present})"
                 )
 
 
@@ -102,7 +119,7 @@ def comparison_subjects(table: pd.DataFrame, pair: Sequence[str]) -> tuple[list[
 
 
 def demo_participants(n_per_group: dict[str, int], seed: int = 0) -> pd.DataFrame:
-    """The participants table of the demo cohort, known before any file exists.
+    """Return the participants table of the demo cohort, known before any file exists.
 
     Subjects are numbered ``sub-001``, ``sub-002`` ... and their groups are assigned in a
     seeded random order (ids do not reveal the diagnosis).

@@ -11,8 +11,9 @@ Conventions
   (8.5 mm apart) share voxels.
 * Rows are volumes (time), after ``sample_mask`` when one is given.
 
-Every problem with one subject's input raises :class:`ValueError` with a message of the
-form ``"subject <id>, file <path>: <reason>"``.
+Every problem with one subject's input raises :class:`SubjectDataError` (a
+:class:`ValueError`) with a message of the form ``"subject <id>, file <path>: <reason>"``;
+a bad argument (a configuration error) raises a plain :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,32 @@ _CONSTANT_RTOL = 1e-10
 _TIME_UNIT_SECONDS = {"sec": 1.0, "msec": 1e-3, "usec": 1e-6, "unknown": 1.0}
 
 
+class SubjectDataError(ValueError):
+    """A problem with one subject's input data (not with the configuration).
+
+    The message reads ``"subject <id>, file <path>: <reason>"``; the three parts are
+    also attributes, so a caller can record an exclusion as a table row.
+
+    Parameters
+    ----------
+    subject : str or None
+        Subject label (``None`` when unknown; shown as ``?``).
+    file : str or Path
+        The file at fault.
+    reason : str
+        What is wrong, in words.
+    """
+
+    def __init__(self, subject: str | None, file: Any, reason: str):
+        self.subject = subject
+        self.file = str(file)
+        self.reason = reason
+        super().__init__(f"{_where(subject, file)}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.subject, self.file, self.reason)
+
+
 def _where(subject: str | None, path: Any) -> str:
     return f"subject {subject if subject is not None else '?'}, file {path}"
 
@@ -58,6 +85,15 @@ def _constant_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(zero), np.flatnonzero(const)
 
 
+def _temporal_snr(raw: np.ndarray, sample_mask: Any) -> np.ndarray:
+    """Mean over standard deviation of each raw sphere-mean series (kept volumes only)."""
+    if sample_mask is not None:
+        raw = raw[np.arange(raw.shape[0])[np.asarray(sample_mask)]]
+    sd = raw.std(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, np.abs(raw.mean(axis=0)) / sd, np.inf)
+
+
 def _normalise_standardize(standardize: Any) -> str | None:
     try:
         return _STANDARDIZE[standardize]
@@ -68,27 +104,29 @@ def _normalise_standardize(standardize: Any) -> str | None:
         ) from None
 
 
-def _load_image(img: Any, where: str):
+def _load_image(img: Any, subject: str | None, source: str):
     """Load a 4D image fully into memory as float64 (nilearn averages in the data dtype)."""
     import nibabel as nib
 
+    def fail(reason: str) -> SubjectDataError:
+        return SubjectDataError(subject, source, reason)
+
     if isinstance(img, str | Path):
         if not Path(img).is_file():
-            raise ValueError(f"{where}: file not found")
+            raise fail("file not found")
         try:
             img = nib.load(str(img))
         except Exception as err:  # nibabel raises many types for a bad file
-            raise ValueError(f"{where}: unreadable image ({type(err).__name__}: {err})") from err
+            raise fail(f"unreadable image ({type(err).__name__}: {err})") from err
     if not hasattr(img, "dataobj") or not hasattr(img, "affine"):
-        raise ValueError(f"{where}: not a NIfTI image (got {type(img).__name__})")
+        raise fail(f"not a NIfTI image (got {type(img).__name__})")
     if len(img.shape) != 4:
-        raise ValueError(f"{where}: image is {len(img.shape)}D with shape {img.shape}; need 4D")
+        raise fail(f"image is {len(img.shape)}D with shape {img.shape}; need 4D")
     try:
         data = np.asarray(img.dataobj, dtype=np.float64)
     except Exception as err:  # EOFError, zlib.error, OSError ... for a truncated file
-        raise ValueError(
-            f"{where}: cannot read image data, file truncated or corrupt "
-            f"({type(err).__name__}: {err})"
+        raise fail(
+            f"cannot read image data, file truncated or corrupt ({type(err).__name__}: {err})"
         ) from err
     return img, data
 
@@ -198,12 +236,16 @@ def extract_timeseries(
     sidecar : dict
         ``RepetitionTime``, ``HeaderRepetitionTime``, ``NumberOfVolumes`` (kept),
         ``NumberOfVolumesInImage``, ``Source``, ``Subject``, ``Atlas``, ``ROIs`` (numbers
-        in column order), ``VoxelsPerSphere`` (voxels averaged per ROI) and ``Masker``
-        (class, nilearn version and every setting).
+        in column order), ``VoxelsPerSphere`` (voxels averaged per ROI),
+        ``TemporalSNR`` (per ROI: mean over standard deviation of the raw sphere mean
+        across the kept volumes, before any cleaning) and ``Masker`` (class, nilearn
+        version and every setting).
 
     Raises
     ------
     ValueError
+        For a non-positive ``t_r`` or ``radius`` or an unknown ``standardize``.
+    SubjectDataError
         Naming subject, file and reason, when the file is missing, unreadable or
         truncated; the image is not 4D; it holds NaN or Inf values; the header TR
         differs from ``t_r``; fewer than ``min_volumes`` volumes remain; a sphere holds
@@ -219,7 +261,12 @@ def extract_timeseries(
     from nilearn.maskers import NiftiSpheresMasker
 
     source = str(img) if isinstance(img, str | Path) else None
-    where = _where(subject, source if source is not None else "<in-memory image>")
+    shown = source if source is not None else "<in-memory image>"
+    where = _where(subject, shown)
+
+    def fail(reason: str, file: Any = shown) -> SubjectDataError:
+        return SubjectDataError(subject, file, reason)
+
     std_mode = _normalise_standardize(standardize)
     if not t_r > 0:
         raise ValueError(f"{where}: t_r = {t_r!r} must be positive")
@@ -227,23 +274,23 @@ def extract_timeseries(
         raise ValueError(f"{where}: radius = {radius!r} must be positive")
     min_volumes = int(min_volumes)
 
-    img, data = _load_image(img, where)
+    img, data = _load_image(img, subject, shown)
     n_total = data.shape[3]
     bad = ~np.isfinite(data)
     if bad.any():
         first = tuple(int(v) for v in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{where}: image has {int(bad.sum())} NaN or Inf values (first at voxel "
+        raise fail(
+            f"image has {int(bad.sum())} NaN or Inf values (first at voxel "
             f"{first[:3]}, volume {first[3]})"
         )
     header_tr = _header_tr(img)
     if header_tr is not None and abs(header_tr - float(t_r)) > tr_tolerance:
-        raise ValueError(
-            f"{where}: repetition time in the image header is {header_tr:g} s but the "
+        raise fail(
+            f"repetition time in the image header is {header_tr:g} s but the "
             f"configuration says t_r = {float(t_r):g} s"
         )
     if n_total < min_volumes:
-        raise ValueError(f"{where}: image has {n_total} volumes; need at least {min_volumes}")
+        raise fail(f"image has {n_total} volumes; need at least {min_volumes}")
 
     mask = None
     mask_source = None
@@ -261,8 +308,9 @@ def extract_timeseries(
                 )
             mask = np.asarray(m_img.dataobj).reshape(data.shape[:3]) != 0
         except Exception as err:
-            raise ValueError(
-                f"{where}: cannot use brain mask {mask_source} ({type(err).__name__}: {err})"
+            raise fail(
+                f"cannot use brain mask {mask_source} ({type(err).__name__}: {err})",
+                file=mask_source,
             ) from err
         mask_img = nib.Nifti1Image(mask.astype(np.uint8), img.affine)
 
@@ -271,8 +319,8 @@ def extract_timeseries(
     sizes = np.array([len(s) for s in spheres])
     empty = np.flatnonzero(sizes == 0)
     if len(empty):
-        raise ValueError(
-            f"{where}: {len(empty)} ROI sphere(s) hold no voxel (outside the field of view"
+        raise fail(
+            f"{len(empty)} ROI sphere(s) hold no voxel (outside the field of view"
             f"{' or brain mask' if mask is not None else ''}): {_roi_names(atlas, empty)}"
         )
 
@@ -280,14 +328,12 @@ def extract_timeseries(
     raw = np.column_stack([flat[s].mean(axis=0, dtype=np.float64) for s in spheres])
     zero, const = _constant_columns(raw)
     if len(zero):
-        raise ValueError(
-            f"{where}: {len(zero)} ROI series are all zero (no signal in the sphere, e.g. "
+        raise fail(
+            f"{len(zero)} ROI series are all zero (no signal in the sphere, e.g. "
             f"outside the acquired field of view): {_roi_names(atlas, zero)}"
         )
     if len(const):
-        raise ValueError(
-            f"{where}: {len(const)} ROI series are constant: {_roi_names(atlas, const)}"
-        )
+        raise fail(f"{len(const)} ROI series are constant: {_roi_names(atlas, const)}")
 
     settings = {
         "radius": float(radius),
@@ -305,21 +351,17 @@ def extract_timeseries(
             warnings.simplefilter("ignore", category=UserWarning)
             out = masker.fit_transform(mem_img, confounds=confounds, sample_mask=sample_mask)
     except (ValueError, TypeError, IndexError) as err:
-        raise ValueError(f"{where}: nilearn could not extract the series: {err}") from err
+        raise fail(f"nilearn could not extract the series: {err}") from err
     out = np.asarray(out, dtype=np.float64)
     if out.ndim != 2 or out.shape[1] != len(atlas):
-        raise ValueError(f"{where}: masker returned shape {out.shape}; expected (T, {len(atlas)})")
+        raise fail(f"masker returned shape {out.shape}; expected (T, {len(atlas)})")
 
     n_kept = out.shape[0]
     if n_kept < min_volumes:
-        raise ValueError(
-            f"{where}: {n_kept} volumes remain after the sample mask; need at least {min_volumes}"
-        )
+        raise fail(f"{n_kept} volumes remain after the sample mask; need at least {min_volumes}")
     nonfinite = np.flatnonzero(~np.isfinite(out).all(axis=0))
     if len(nonfinite):
-        raise ValueError(
-            f"{where}: cleaned series are not finite for {_roi_names(atlas, nonfinite)}"
-        )
+        raise fail(f"cleaned series are not finite for {_roi_names(atlas, nonfinite)}")
     # A series that cleaning reduces to rounding error (a pure linear trend when
     # detrending, a copy of a confound, ...) would be blown up to unit variance by
     # z-scoring. Clean the raw sphere means the way the masker does, without
@@ -336,11 +378,11 @@ def extract_timeseries(
             t_r=float(t_r),
         )
     except (ValueError, TypeError, IndexError) as err:
-        raise ValueError(f"{where}: nilearn could not clean the series: {err}") from err
+        raise fail(f"nilearn could not clean the series: {err}") from err
     collapsed = np.flatnonzero(unscaled.std(axis=0) <= 1e-8 * raw.std(axis=0))
     if len(collapsed):
-        raise ValueError(
-            f"{where}: {len(collapsed)} ROI series are constant after detrending/filtering/"
+        raise fail(
+            f"{len(collapsed)} ROI series are constant after detrending/filtering/"
             f"confound removal: {_roi_names(atlas, collapsed)}"
         )
 
@@ -354,6 +396,7 @@ def extract_timeseries(
         "Atlas": atlas_name,
         "ROIs": [int(r) for r in atlas["roi"]],
         "VoxelsPerSphere": [int(s) for s in sizes],
+        "TemporalSNR": [float(v) for v in _temporal_snr(raw, sample_mask)],
         "Masker": {
             "class": "nilearn.maskers.NiftiSpheresMasker",
             "nilearn_version": nilearn.__version__,
@@ -402,33 +445,36 @@ def validate_timeseries(
 
     Raises
     ------
-    ValueError
+    SubjectDataError
         Naming subject, file and reason, for a header with duplicated, missing or
         unknown ROI numbers, a shape that does not match the header, fewer than
         ``min_volumes`` rows, NaN/Inf values, or all-zero or constant columns.
     """
-    where = _where(subject, path)
+
+    def fail(reason: str) -> SubjectDataError:
+        return SubjectDataError(subject, path, reason)
+
     try:
         x = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: time series are not numeric ({err})") from err
+        raise fail(f"time series are not numeric ({err})") from err
     if x.ndim != 2:
-        raise ValueError(f"{where}: time series must be a 2D table; got shape {x.shape}")
+        raise fail(f"time series must be a 2D table; got shape {x.shape}")
     try:
         header = [int(r) for r in rois]
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: header must hold integer ROI numbers ({err})") from err
+        raise fail(f"header must hold integer ROI numbers ({err})") from err
     if len(header) != x.shape[1]:
-        raise ValueError(f"{where}: {len(header)} header entries for {x.shape[1]} columns")
+        raise fail(f"{len(header)} header entries for {x.shape[1]} columns")
     expected = [int(r) for r in atlas["roi"]]
     dup = sorted({r for r in header if header.count(r) > 1})
     if dup:
-        raise ValueError(f"{where}: duplicated ROI numbers in the header: {dup}")
+        raise fail(f"duplicated ROI numbers in the header: {dup}")
     missing = sorted(set(expected) - set(header))
     unknown = sorted(set(header) - set(expected))
     if missing or unknown:
-        raise ValueError(
-            f"{where}: header does not match the atlas ({len(expected)} ROIs): missing "
+        raise fail(
+            f"header does not match the atlas ({len(expected)} ROIs): missing "
             f"{missing[:20]}{' ...' if len(missing) > 20 else ''}, unknown "
             f"{unknown[:20]}{' ...' if len(unknown) > 20 else ''}"
         )
@@ -436,19 +482,16 @@ def validate_timeseries(
         pos = {r: j for j, r in enumerate(header)}
         x = x[:, [pos[r] for r in expected]]
     if x.shape[0] < int(min_volumes):
-        raise ValueError(f"{where}: {x.shape[0]} volumes (rows); need at least {min_volumes}")
+        raise fail(f"{x.shape[0]} volumes (rows); need at least {min_volumes}")
     bad = ~np.isfinite(x)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{where}: {int(bad.sum())} NaN or Inf values (first at row {int(r)}, "
-            f"ROI {expected[int(c)]})"
+        raise fail(
+            f"{int(bad.sum())} NaN or Inf values (first at row {int(r)}, ROI {expected[int(c)]})"
         )
     zero, const = _constant_columns(x)
     if len(zero):
-        raise ValueError(f"{where}: {len(zero)} ROI series are all zero: {_roi_names(atlas, zero)}")
+        raise fail(f"{len(zero)} ROI series are all zero: {_roi_names(atlas, zero)}")
     if len(const):
-        raise ValueError(
-            f"{where}: {len(const)} ROI series are constant: {_roi_names(atlas, const)}"
-        )
+        raise fail(f"{len(const)} ROI series are constant: {_roi_names(atlas, const)}")
     return x, expected

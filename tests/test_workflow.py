@@ -77,6 +77,11 @@ def test_expected_files(run_dir):
                  "classification/task-rest_atlas-dosenbach160_summary.tsv"):
         assert (group / name).is_file(), name
     assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * 3 * 4
+    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-PS_permanova.tsv",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_connectome.html",
+                 "figures/task-rest_atlas-dosenbach160_accuracy.png",
+                 "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv"):
+        assert (group / name).is_file(), name
     assert (res / "dataset_description.json").is_file()
     assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.txt"))
 
@@ -99,3 +104,18 @@ def test_outputs_are_consistent(run_dir):
     assert len(summary) > 0
     desc = io.read_json(res / "dataset_description.json")
     assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64
+
+
+def test_report_contains_pplots_and_summary(run_dir):
+    result = snakemake("--report", "report.zip", cwd=run_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(run_dir / "report.zip") as z:
+        names = z.namelist()
+        html = next(z.read(n).decode() for n in names if n.endswith("report.html"))
+    assert any(n.endswith("_net-DMN_pplot.png") for n in names)
+    assert any(n.endswith("_summary.tsv") for n in names)
+    assert "Statistics" in html and "Classification" in html
+    # the methods paragraph is rendered with this run's parameters
+    assert "tda_mci" in html and "persim.wasserstein" in html

@@ -6,6 +6,7 @@ from tda_mci.cohort import (
     check_participants,
     comparison_key,
     comparison_subjects,
+    demo_participants,
     load_participants,
 )
 
@@ -50,3 +51,36 @@ def test_comparison_subjects_and_key():
     table = check_participants(_table(["sub-1", "sub-2", "sub-3"], ["MCI", "EMCI", "HC"]))
     assert comparison_subjects(table, ("HC", "MCI")) == (["1", "3"], [1, 0])
     assert comparison_key(("HC", "MCI")) == "HCvsMCI"
+
+
+def test_group_size_message_names_the_setting():
+    table = check_participants(_table(["sub-1", "sub-2", "sub-3"], ["HC", "HC", "MCI"]))
+    msg = r"'HC' has 2 subject.*least 3 \(qc.min_group_size\) \(groups present: .'HC': 2, 'MCI': 1"
+    with pytest.raises(ValueError, match=msg):
+        check_comparisons(table, [["HC", "MCI"]], 3, setting="qc.min_group_size")
+    with pytest.raises(ValueError, match="compares a group with itself"):
+        check_comparisons(table, [["HC", "HC"]], 1)
+
+
+def test_missing_group_and_columns_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"p.tsv: no group for \['sub-2'\]"):
+        check_participants(_table(["sub-1", "sub-2"], ["HC", None]), source="p.tsv")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['group'\]"):
+        check_participants(pd.DataFrame({"participant_id": ["sub-1"]}))
+    path = tmp_path / "participants.tsv"
+    pd.DataFrame({"participant_id": ["sub-01", "sub-02"], "group": ["HC", "MCI"],
+                  "age": [70.5, 71.0]}).to_csv(path, sep="\t", index=False)
+    table = load_participants(path)
+    assert table["age"].tolist() == [70.5, 71.0] and table["subject"].tolist() == ["01", "02"]
+
+
+def test_demo_participants_are_stable():
+    """The demo cohort's ids and groups are part of its identity: they must never change."""
+    import hashlib
+
+    table = demo_participants({"HC": 3, "EMCI": 2, "LMCI": 2, "MCI": 1}, seed=0)
+    assert table["group"].tolist() == ["LMCI", "MCI", "HC", "HC", "HC", "EMCI", "EMCI", "LMCI"]
+    assert table["participant_id"].tolist() == [f"sub-{i:03d}" for i in range(1, 9)]
+    default = demo_participants({"HC": 14, "EMCI": 14, "LMCI": 14, "MCI": 14}, seed=0)
+    digest = hashlib.sha256(default.to_csv(sep="\t", index=False).encode()).hexdigest()
+    assert digest == "9b28ac2816e211ffee4a911ea6fa1281211f802fcf8e435e5cebeeca4d30e174"

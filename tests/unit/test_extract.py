@@ -396,3 +396,55 @@ def test_validate_too_few_rows(small_atlas, rng):
             rng.standard_normal((2, 4)), [1, 2, 3, 4], small_atlas, subject="03", path="/d/s.tsv"
         )
     _assert_names(e, "03", "/d/s.tsv")
+
+
+# ---------------------------------------------------------------- subject errors and tSNR
+
+
+def test_subject_errors_carry_subject_file_and_reason(bold, small_atlas, tmp_path, rng):
+    import pickle
+
+    from tda_mci.extract import SubjectDataError
+
+    p = _save(_image(rng.standard_normal(SHAPE)), tmp_path / "3d.nii.gz")
+    with pytest.raises(SubjectDataError) as e:
+        extract_timeseries(p, small_atlas, subject="07")
+    err = e.value
+    assert (err.subject, err.file) == ("07", str(p)) and err.reason.startswith("image is 3D")
+    assert str(err) == f"subject 07, file {p}: {err.reason}"
+    # survives pickling (joblib workers, multiprocessing)
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.subject, again.file, again.reason) == (err.subject, err.file, err.reason)
+    with pytest.raises(SubjectDataError) as e:
+        validate_timeseries(np.zeros((20, 4)), [1, 2, 3, 4], small_atlas, subject="03", path="f")
+    assert e.value.reason.startswith("4 ROI series are all zero")
+    # a bad mask names the mask file
+    mask = tmp_path / "mask.nii.gz"
+    mask.write_bytes(b"junk")
+    path, _ = bold
+    with pytest.raises(SubjectDataError, match="cannot use brain mask") as e:
+        extract_timeseries(path, small_atlas, subject="07", mask_img=mask)
+    assert e.value.file == str(mask)
+
+
+def test_argument_errors_are_not_subject_errors(bold, small_atlas):
+    from tda_mci.extract import SubjectDataError
+
+    path, _ = bold
+    for kwargs in ({"t_r": 0.0}, {"radius": -1.0}, {"standardize": "zscore"}):
+        with pytest.raises(ValueError) as e:
+            extract_timeseries(path, small_atlas, subject="07", **kwargs)
+        assert not isinstance(e.value, SubjectDataError)
+
+
+def test_temporal_snr_of_raw_sphere_means(bold, small_atlas):
+    path, data = bold
+    coords = small_atlas[["x", "y", "z"]].to_numpy()
+    ref = _reference_means(data.astype(np.float32), _affine(), coords, 5.0)
+    _, side = extract_timeseries(path, small_atlas)
+    np.testing.assert_allclose(side["TemporalSNR"], ref.mean(0) / ref.std(0), rtol=1e-6)
+    keep = np.r_[0:10, 15:30]
+    _, side = extract_timeseries(path, small_atlas, sample_mask=keep)
+    np.testing.assert_allclose(
+        side["TemporalSNR"], ref[keep].mean(0) / ref[keep].std(0), rtol=1e-6
+    )

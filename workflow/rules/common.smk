@@ -21,18 +21,47 @@ MODELS = config["classification"]["models"]
 DEMO_DIR = f"{OUT}/demo"
 
 
+# ----------------------------------------------------------------------------- cohort
+# Everything here is checked before any job runs: the participants table, group sizes,
+# the atlas's networks and every subject's input files (exactly one match each).
+from tda_mci import inputs as tda_inputs
+
+QC = config["qc"]
+ON_BAD_SUBJECT = QC["on_bad_subject"]
+
+
 def _participants():
     if INPUT_KIND == "demo":
         from tda_mci.cohort import demo_participants
 
         return demo_participants(config["demo"]["n_per_group"], seed=config["demo"]["seed"])
+    if not config["inputs"]["participants"]:
+        raise ValueError(f"inputs.participants must name a participants.tsv for kind {INPUT_KIND}")
     return cohort.load_participants(config["inputs"]["participants"])
+
+
+def _check_cohort():
+    """Group sizes for the comparisons (and the classifier's folds), networks of the atlas."""
+    cohort.check_comparisons(PARTICIPANTS, COMPARISONS.values(), QC["min_group_size"],
+                             setting="qc.min_group_size")
+    c = config["classification"]
+    if c["protocol"] == "cv":
+        cohort.check_comparisons(PARTICIPANTS, COMPARISONS.values(), c["n_splits"],
+                                 setting="classification.n_splits: stratified k-fold needs "
+                                 "a subject of each group in every fold")
+    tda_inputs.check_atlas_networks(ATLAS, source=f"atlas {ATLAS_FILE or 'dosenbach160'}")
 
 
 PARTICIPANTS = _participants()
 SUBJECTS = PARTICIPANTS["subject"].tolist()
 GROUPS = PARTICIPANTS["group"].tolist()
-cohort.check_comparisons(PARTICIPANTS, COMPARISONS.values())
+GROUP_OF = dict(zip(SUBJECTS, GROUPS))
+_check_cohort()
+# Each subject's input files (demo images are generated, so not looked up).
+INPUT_FILES = (
+    {} if INPUT_KIND == "demo"
+    else tda_inputs.resolve_cohort_inputs(config["inputs"], PARTICIPANTS, NETWORKS)
+)
 
 
 wildcard_constraints:
@@ -132,28 +161,102 @@ DATASET_DESCRIPTION = f"{OUT}/dataset_description.json"
 
 
 # ----------------------------------------------------------------------------- inputs
-def timeseries_source(wildcards):
+TIMESERIES_JSON = TIMESERIES.replace(".tsv", ".json")
+CARPET = subject_file(suffix="carpet", extension=".png")
+QC_DIR = f"{OUT}/qc"
+SCREEN = bids(QC_DIR, subject="{subject}", task="rest", atlas=ATLAS_KEY, suffix="screen",
+              extension=".json")
+QC_INCLUDED = f"{QC_DIR}/included.tsv"
+QC_EXCLUDED = f"{QC_DIR}/excluded.tsv"
+QC_TABLE = f"{QC_DIR}/cohort_qc.tsv"
+QC_FIGURE = f"{QC_DIR}/cohort_qc.png"
+
+
+def screen_records(wildcards):
+    """What `screen_cohort` reads: screening verdicts (exclude) or written series (fail)."""
+    return every_subject(SCREEN if ON_BAD_SUBJECT == "exclude" else TIMESERIES_JSON)
+
+
+def subject_inputs(wildcards):
+    """A subject's input files by role (bold, mask, confounds, timeseries or network_csv)."""
     if INPUT_KIND == "demo":
-        return demo_bold(wildcards.subject)
-    pattern = config["inputs"]["bold" if INPUT_KIND == "nifti" else "timeseries"]
-    return pattern.format(subject=wildcards.subject)
+        return {"bold": demo_bold(wildcards.subject), "mask": demo_mask(wildcards.subject)}
+    return INPUT_FILES[wildcards.subject]
 
 
-def timeseries_mask(wildcards):
-    """The brain mask passed to the masker (demo only, so far)."""
-    return [demo_mask(wildcards.subject)] if INPUT_KIND == "demo" else []
+def source_args(wildcards, input):
+    """The `tda-mci timeseries/screen` arguments naming the subject's files."""
+    kind = "nifti" if INPUT_KIND == "demo" else INPUT_KIND
+    args = [f"--kind {kind}"]
+    if kind == "network_csv":
+        args.append("--network-files " + " ".join(shlex.quote(f) for f in input.network_csv))
+    else:
+        source = input.bold if "bold" in input.keys() else input.timeseries
+        args.append(f"--source {shlex.quote(source)}")
+    for role in ("mask", "confounds"):
+        if role in input.keys():
+            args.append(f"--{role} {shlex.quote(getattr(input, role))}")
+    if kind == "fmriprep":
+        args.append(f"--denoise-strategy {config['inputs']['fmriprep']['denoise_strategy']}")
+    return " ".join(args)
 
 
-def mask_arg(wildcards, input):
-    return f"--mask {input.mask}" if input.mask else ""
+# Outputs every participant has, whatever the exclusion policy (the demo generates them).
+_EVERY_PARTICIPANT = {demo_bold(), demo_mask()}
 
 
-def all_subjects(pattern):
+def every_subject(pattern):
+    """`pattern` filled for every participant (static list, e.g. for outputs)."""
     return [pattern.format(subject=s) for s in SUBJECTS]
 
 
+def included_subjects():
+    """Labels of the subjects that group analyses use, in participants order.
+
+    Policy fail: every participant (a bad one stops the run). Policy exclude: those in
+    the included table of the `screen_cohort` checkpoint (DAG re-evaluated after it).
+    """
+    if ON_BAD_SUBJECT != "exclude":
+        return SUBJECTS
+    import pandas as pd
+
+    table = pd.read_csv(checkpoints.screen_cohort.get().output.included, sep="\t", dtype=str)
+    return table["subject"].tolist()
+
+
+def all_subjects(pattern):
+    """`pattern` filled for every included subject.
+
+    A static list under policy fail; under policy exclude an input function that waits
+    for the `screen_cohort` checkpoint (so use it in input:, never in output:).
+    """
+    if ON_BAD_SUBJECT != "exclude" or pattern in _EVERY_PARTICIPANT:
+        return every_subject(pattern)
+
+    def included_files(wildcards):
+        return [pattern.format(subject=s) for s in included_subjects()]
+
+    return included_files
+
+
+def subject_labels(wildcards):
+    """The included subjects as one argument string (e.g. for `tda-mci ps --subjects`)."""
+    return " ".join(included_subjects())
+
+
 def all_ps_blocks():
-    return expand(PS, block=range(len(PS_BLOCKS)))
+    """Every PS block; under policy exclude, an input function that waits for the
+    `screen_cohort` checkpoint (the blocks cover the included subjects, and rules reading
+    them take their subjects from `group_args`)."""
+    blocks = expand(PS, block=range(len(PS_BLOCKS)))
+    if ON_BAD_SUBJECT != "exclude":
+        return blocks
+
+    def ps_blocks(wildcards):
+        included_subjects()
+        return blocks
+
+    return ps_blocks
 
 
 def ps_block_rows(wildcards):
@@ -172,8 +275,29 @@ def extraction_args():
         f"--high-pass {e['high_pass']}" if e["high_pass"] else "",
         f"--t-r {e['t_r']}",
         f"--min-volumes {e['min_volumes']}",
+        f"--embedding-dimension {EMB['dimension']} --embedding-delay {EMB['delay']}",
     ]
     return " ".join(a for a in args if a)
+
+
+def cohort_args():
+    """Participants, comparisons and minimum group size for `tda-mci screen-cohort`.
+
+    The minimum after exclusions is qc.min_group_size, or classification.n_splits when
+    larger (stratified k-fold needs a subject of each group in every fold).
+    """
+    pairs = " ".join(f"{a}:{b}" for a, b in COMPARISONS.values())
+    c = config["classification"]
+    n_min, setting = QC["min_group_size"], "qc.min_group_size"
+    if c["protocol"] == "cv" and c["n_splits"] > n_min:
+        n_min, setting = c["n_splits"], "classification.n_splits"
+    return (f"--subjects {' '.join(SUBJECTS)} --groups {' '.join(GROUPS)} "
+            f"--comparisons {pairs} --min-group-size {n_min} --min-group-size-setting {setting}")
+
+
+def participants_args():
+    """Every participant and group, for `tda-mci qc-cohort`."""
+    return f"--subjects {' '.join(SUBJECTS)} --groups {' '.join(GROUPS)}"
 
 
 def metric_args():
@@ -186,8 +310,11 @@ def atlas_arg():
 
 
 def group_args(wildcards):
+    """Included subjects, their groups and the comparison of `{comp}`."""
     a, b = COMPARISONS[wildcards.comp]
-    return f"--subjects {' '.join(SUBJECTS)} --groups {' '.join(GROUPS)} --comparison {a} {b}"
+    subjects = included_subjects()
+    groups = " ".join(GROUP_OF[s] for s in subjects)
+    return f"--subjects {' '.join(subjects)} --groups {groups} --comparison {a} {b}"
 
 
 def classification_args():

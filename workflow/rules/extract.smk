@@ -1,17 +1,18 @@
-# ROI time series: nilearn sphere extraction from 4D images, or validated import of TSV files.
+# ROI time series: sphere means of 4D images (demo, fMRIPrep, NIfTI pattern) or a checked
+# import of precomputed tables (one TSV/CSV per subject, or one CSV per network).
+# A subject whose data fail a check stops the run here with a message naming subject,
+# file and reason (the last line of the log, repeated on stderr).
 
 
 rule extract_timeseries:
     input:
-        source=timeseries_source,
-        mask=timeseries_mask,
+        unpack(subject_inputs),
     output:
         tsv=TIMESERIES,
-        json=TIMESERIES.replace(".tsv", ".json"),
+        json=TIMESERIES_JSON,
     params:
-        kind="timeseries" if INPUT_KIND == "timeseries" else "nifti",
+        source=source_args,
         args=extraction_args(),
-        mask=mask_arg,
     group:
         "subject"
     conda:
@@ -21,5 +22,5 @@ rule extract_timeseries:
     benchmark:
         benchmark_file("extract_timeseries", sub="{subject}")
     shell:
-        "tda-mci timeseries --subject {wildcards.subject} --kind {params.kind} "
-        "--source {input.source} {params.mask} --output {output.tsv} {params.args} > {log} 2>&1"
+        "(tda-mci timeseries --subject {wildcards.subject} {params.source} "
+        "--output {output.tsv} {params.args} > {log} 2>&1) || (tail -n 1 {log} >&2; exit 1)"
