@@ -83,7 +83,7 @@ def test_expected_files(run_dir):
                  "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv"):
         assert (group / name).is_file(), name
     assert (res / "dataset_description.json").is_file()
-    assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.txt"))
+    assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.log"))
 
 
 def test_outputs_are_consistent(run_dir):

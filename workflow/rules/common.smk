@@ -202,7 +202,6 @@ def source_args(wildcards, input):
 
 
 # Outputs every participant has, whatever the exclusion policy (the demo generates them).
-_EVERY_PARTICIPANT = {demo_bold(), demo_mask()}
 
 
 def every_subject(pattern):
@@ -230,7 +229,7 @@ def all_subjects(pattern):
     A static list under policy fail; under policy exclude an input function that waits
     for the `screen_cohort` checkpoint (so use it in input:, never in output:).
     """
-    if ON_BAD_SUBJECT != "exclude" or pattern in _EVERY_PARTICIPANT:
+    if ON_BAD_SUBJECT != "exclude":
         return every_subject(pattern)
 
     def included_files(wildcards):
@@ -332,7 +331,9 @@ def demo_args():
     return f"--seed {d['seed']} --n-per-group {groups} --n-volumes {d['n_volumes']} --tr {d['tr']}"
 
 
-def config_json():
+def config_json(wildcards):
+    """The whole configuration as JSON (an input function, so that Snakemake does not
+    expand the `{subject}` of path patterns inside it)."""
     return json.dumps(config, sort_keys=True)
 
 

@@ -5,8 +5,8 @@ rule demo_cohort:
     output:
         participants=DEMO_PARTICIPANTS,
         truth=DEMO_TRUTH,
-        bold=all_subjects(demo_bold()),
-        mask=all_subjects(demo_mask()),
+        bold=every_subject(demo_bold()),
+        mask=every_subject(demo_mask()),
     params:
         args=demo_args(),
     conda:

@@ -29,7 +29,7 @@ rule subject_distances:
     output:
         PS,
     params:
-        subjects=" ".join(SUBJECTS),
+        subjects=subject_labels,
         rows=ps_block_rows,
         metric=metric_args(),
     threads: 4

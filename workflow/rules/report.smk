@@ -9,7 +9,7 @@ rule dataset_description:
     output:
         DATASET_DESCRIPTION,
     params:
-        config=config_json(),
+        config=config_json,
     conda:
         "../../envs/tda_mci.yaml"
     log:
