@@ -116,6 +116,6 @@ def test_report_contains_pplots_and_summary(run_dir):
         html = next(z.read(n).decode() for n in names if n.endswith("report.html"))
     assert any(n.endswith("_net-DMN_pplot.png") for n in names)
     assert any(n.endswith("_summary.tsv") for n in names)
-    assert "Statistics" in html and "Classification" in html
+    assert "Group statistics" in html and "Classification" in html
     # the methods paragraph is rendered with this run's parameters
     assert "tda_mci" in html and "persim.wasserstein" in html

@@ -140,7 +140,7 @@ STATS = stats_outputs()
 def report_pplots():
     """The per-network P-plots of a comparison, registered for the report."""
     labels = [{"comparison": "{comp}", "network": net} for net in NETWORKS]
-    return [report(path, caption="../report/pplot.rst", category="Statistics",
+    return [report(path, caption="../report/pplot.rst", category="Group statistics",
                    subcategory="P-plots", labels=label)
             for path, label in zip(STATS["pplots"], labels)]
 
