@@ -60,7 +60,10 @@ def load_atlas(path: str | Path | None = None) -> pd.DataFrame:
         table = pd.DataFrame(
             {
                 "roi": raw["number"].astype(int),
-                "label": [f"{name} {num}" for name, num in zip(raw["name"], raw["number"])],
+                "label": [
+                    f"{name} {num}"
+                    for name, num in zip(raw["name"], raw["number"], strict=True)
+                ],
                 "network": raw["network"].astype(str),
                 "x": raw["x"].astype(float),
                 "y": raw["y"].astype(float),

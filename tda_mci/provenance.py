@@ -35,7 +35,7 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def dataset_description(config: dict[str, Any]) -> dict[str, Any]:
-    """A BIDS-derivative ``dataset_description.json`` for the results folder."""
+    """Return the BIDS-derivative ``dataset_description.json`` of the results folder."""
     return {
         "Name": "tda_mci persistent-homology derivatives",
         "BIDSVersion": "1.10.0",

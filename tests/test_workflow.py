@@ -1,7 +1,6 @@
 """The workflow end to end: lint, dry run and a full run of the tiny test config."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -37,8 +37,10 @@ def test_matches_nilearn_fetcher():
 
 def test_custom_atlas(tmp_path):
     path = tmp_path / "atlas.tsv"
-    pd.DataFrame({"roi": [3, 1, 2], "label": ["a", "b", "c"], "network": ["Vis-1", "Vis-1", "DMN"],
-                  "x": [0, 1, 2], "y": [0, 0, 0], "z": [1, 1, 1]}).to_csv(path, sep="\t", index=False)
+    table = pd.DataFrame({"roi": [3, 1, 2], "label": ["a", "b", "c"],
+                          "network": ["Vis-1", "Vis-1", "DMN"],
+                          "x": [0, 1, 2], "y": [0, 0, 0], "z": [1, 1, 1]})
+    table.to_csv(path, sep="\t", index=False)
     atlas = load_atlas(path)
     assert atlas["roi"].tolist() == [3, 1, 2]
     assert {k: v.tolist() for k, v in networks(atlas).items()} == {"DMN": [2], "Vis1": [0, 1]}

@@ -21,8 +21,8 @@ def test_diagrams_roundtrip_with_empty_dimensions(tmp_path, rng):
     io.save_diagrams(tmp_path / "d.npz", dgms, [7, 8, 9], {"backend": "gudhi"})
     back, rois, meta = io.load_diagrams(tmp_path / "d.npz")
     assert rois == [7, 8, 9] and meta == {"backend": "gudhi"}
-    for a, b in zip(dgms, back):
-        for x, y in zip(a, b):
+    for a, b in zip(dgms, back, strict=True):
+        for x, y in zip(a, b, strict=True):
             assert np.array_equal(x, y) and y.dtype == np.float64
 
 
