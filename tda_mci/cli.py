@@ -187,9 +187,16 @@ def cmd_diagrams(args: argparse.Namespace) -> None:
 
     data, rois = io.read_timeseries(args.input)
     t0 = time.perf_counter()
+    step = max(1, len(rois) // 10)
+
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            log.info("sub-%s: %d/%d ROIs (%.1f s)", args.subject, done, total,
+                     time.perf_counter() - t0)
+
     diagrams = subject_diagrams(
         data, dimension=args.dimension, delay=args.delay, max_dim=args.max_dim,
-        backend=args.backend, n_jobs=args.n_jobs,
+        backend=args.backend, n_jobs=args.n_jobs, progress=progress,
     )
     log.info("sub-%s: %d ROIs in %.1f s", args.subject, len(rois), time.perf_counter() - t0)
     meta = {

@@ -22,8 +22,9 @@ Conventions
 from __future__ import annotations
 
 import numbers
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -160,6 +161,7 @@ def subject_diagrams(
     max_dim: int = 2,
     backend: str = "gudhi",
     n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[list[np.ndarray]]:
     """Diagrams of every ROI of one subject: embed each column, then persistence.
 
@@ -178,6 +180,9 @@ def subject_diagrams(
         ROIs computed in parallel by joblib threads (``-1``: all cores).  Threads, not
         processes: GUDHI and Ripser release the GIL in their C++ code, threads share the
         series without copies, and memory stays bounded by ``n_jobs`` clouds in flight.
+    progress : callable, optional
+        Called as ``progress(done, total)`` each time an ROI finishes (from worker
+        threads, serialised by a lock), e.g. to log progress of long series.
 
     Returns
     -------
@@ -222,11 +227,18 @@ def subject_diagrams(
             )
     columns: Sequence[np.ndarray] = [np.ascontiguousarray(data[:, r]) for r in range(data.shape[1])]
     n_jobs = int(effective_n_jobs(int(n_jobs)))
+    lock, done = threading.Lock(), [0]
+
+    def one(x: np.ndarray, r: int) -> list[np.ndarray]:
+        result = _roi_diagrams(x, r, dimension, delay, max_dim, backend)
+        if progress is not None:
+            with lock:
+                done[0] += 1
+                progress(done[0], len(columns))
+        return result
+
     if n_jobs == 1:
-        return [
-            _roi_diagrams(x, r, dimension, delay, max_dim, backend) for r, x in enumerate(columns)
-        ]
+        return [one(x, r) for r, x in enumerate(columns)]
     return Parallel(n_jobs=n_jobs, backend="threading")(
-        delayed(_roi_diagrams)(x, r, dimension, delay, max_dim, backend)
-        for r, x in enumerate(columns)
+        delayed(one)(x, r) for r, x in enumerate(columns)
     )

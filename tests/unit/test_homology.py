@@ -156,6 +156,14 @@ def test_subject_diagrams_embeds_every_roi_column_in_order(rng):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_subject_diagrams_reports_progress_once_per_roi(rng, n_jobs):
+    calls = []
+    subject_diagrams(bold_like(rng, 40, 7), max_dim=1, n_jobs=n_jobs,
+                     progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 7) for k in range(1, 8)]
+
+
 def test_subject_diagrams_names_the_bad_roi_column(rng):
     series = bold_like(rng, 40, 6)
     bad = series.copy()
