@@ -343,21 +343,36 @@ def cmd_ps_tests(args: argparse.Namespace) -> None:
                    group_order=list(args.comparison))
 
 
-def cmd_classify(args: argparse.Namespace) -> None:
-    """Cross-validated classifiers for one comparison and network, every dimension."""
+def _classification_data(
+    args: argparse.Namespace, network: str
+) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Return compared subjects, 0/1 labels, PR ``(subjects, dims, n, n)``, ROI series.
+
+    ``args.pr`` and ``args.timeseries`` hold one file per ``args.subjects`` entry; the
+    network's ROIs are in atlas order in both.
+    """
     from tda_mci.atlas import networks
-    from tda_mci.model.evaluate import cross_validate, make_folds, result_to_json
 
     atlas = _atlas(args.atlas)
-    idx = networks(atlas)[args.network]
+    idx = networks(atlas)[network]
     keep, y = _comparison_labels(args)
     subjects = [args.subjects[i] for i in keep]
-    pr = np.stack([io.load_arrays(args.pr[i])[0][args.network] for i in keep])
+    pr = np.stack([io.load_arrays(args.pr[i])[0][network] for i in keep])
     series = [io.read_timeseries(args.timeseries[i])[0][:, idx] for i in keep]
+    return subjects, y, pr, series
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    """Cross-validated classifiers for one comparison and network, every dimension."""
+    from tda_mci.model.evaluate import cross_validate, make_folds, result_to_json
+    from tda_mci.plotting import plot_learning_curves
+
+    subjects, y, pr, series = _classification_data(args, args.network)
     # One set of folds for every model and dimension of this comparison.
     folds = make_folds(y, protocol=args.protocol, n_splits=args.n_splits,
                        n_repeats=args.n_repeats, seed=args.seed)
     outputs = iter(args.outputs)
+    curves = {}
     for dim in range(pr.shape[1]):
         for model in args.models:
             t0 = time.perf_counter()
@@ -383,16 +398,95 @@ def cmd_classify(args: argparse.Namespace) -> None:
             io.write_json(next(outputs), record)
             log.info("%s H%d %s: accuracy %.3f (%.1f s)", args.network, dim, model,
                      result["summary"]["accuracy"]["mean"], seconds)
+            if model == "cnn":
+                curves[f"H{dim}"] = result["learning_curves"]
+    if args.out_curves:
+        if not curves:
+            raise ValueError("--out-curves needs the cnn among --models")
+        plot_learning_curves(curves, args.out_curves,
+                             title=f"{' vs '.join(args.comparison)}, {args.network}: hybrid CNN")
+
+
+def _check_folds_match(record: dict, folds: list, subjects: list[str], source: str) -> None:
+    """Raise unless ``folds`` test the same subjects, fold by fold, as ``record`` did."""
+    recorded = [(t["repeat"], t["fold"], t["subject_ids"]) for t in record["test_subjects"]]
+    rebuilt = [(r, f, [subjects[i] for i in test]) for r, f, _, test in folds]
+    if recorded != rebuilt:
+        raise ValueError(
+            f"{source}: its folds differ from the folds rebuilt from its settings and "
+            "subjects (were subjects excluded since?); rerun the classifiers first"
+        )
+
+
+def cmd_permutation(args: argparse.Namespace) -> None:
+    """Label-permutation p-value of the best classifier of one comparison."""
+    from tda_mci.model.evaluate import make_folds, permutation_pvalue
+    from tda_mci.model.tables import best_records
+    from tda_mci.plotting import plot_permutation_null
+
+    comp = " vs ".join(args.comparison)
+    records = [io.read_json(p) for p in args.results]
+    best = best_records(records, "accuracy")
+    if list(best) != [(comp,)]:
+        raise ValueError(f"--results must be the records of {comp} only; got {list(best)}")
+    source = args.results[best[(comp,)]]
+    record = records[best[(comp,)]]
+    s = record["settings"]
+    subjects, y, pr, series = _classification_data(args, s["network"])
+    folds = make_folds(y, protocol=s["protocol"], n_splits=s["n_splits"],
+                       n_repeats=s["n_repeats"], seed=s["seed"])
+    _check_folds_match(record, folds, subjects, source)
+    observed = float(record["summary"]["accuracy"]["mean"])
+    label = f"{comp}: {s['model']} on {s['network']} H{s['dim']}"
+    log.info("%s (accuracy %.3f, %s): %d permutations", label, observed, source,
+             args.permutations)
+    t0 = time.perf_counter()
+    step = max(1, args.permutations // 10)
+
+    def progress(i: int, score: float) -> None:
+        if (i + 1) % step == 0 or i + 1 == args.permutations:
+            log.info("permutation %d/%d: accuracy %.3f (%.1f s)", i + 1, args.permutations,
+                     score, time.perf_counter() - t0)
+
+    result = permutation_pvalue(
+        series if s["model"] == "corr_logreg" else pr[:, s["dim"]], y, subjects,
+        n_permutations=args.permutations, seed=s["seed"], metric="accuracy",
+        observed=observed, folds=folds, protocol=s["protocol"], model=s["model"],
+        epochs=s["epochs"], batch_size=s["batch_size"], lr=s["learning_rate"],
+        device=args.device, threads=args.threads, callback=progress,
+    )
+    seconds = time.perf_counter() - t0
+    log.info("%s: p = %.4g (%.1f s)", label, result["pvalue"], seconds)
+    io.write_json(args.output, {
+        "comparison": list(args.comparison), "network": s["network"], "dim": s["dim"],
+        "model": s["model"], "metric": "accuracy", "observed": observed,
+        "pvalue": result["pvalue"], "n_permutations": result["n_permutations"],
+        "null": result["null"].tolist(), "seed": s["seed"], "source": source,
+        "settings": s, "wall_seconds": seconds,
+        "method": "labels of all compared subjects permuted; same folds and model seeds; "
+                  "p = (1 + #{null >= observed}) / (1 + permutations)",
+    })
+    plot_permutation_null(result["null"], observed, result["pvalue"], args.figure,
+                          title=f"{label}: label permutations")
 
 
 def cmd_summarize(args: argparse.Namespace) -> None:
     """Collect classifier metrics into the paper's Table 1 layout."""
-    from tda_mci.model.tables import best_results_table, summary_table
+    from tda_mci.model.tables import best_results_table, record_key, summary_table
     from tda_mci.plotting import plot_accuracy_heatmap
 
     results = [io.read_json(p) for p in args.inputs]
+    tested = {}
+    for path in args.permutations:
+        perm = io.read_json(path)
+        tested[record_key({**perm, "summary": {}})] = perm
+    for record in results:
+        if record_key(record) in tested:
+            record["permutation"] = tested.pop(record_key(record))
+    if tested:
+        raise ValueError(f"permutation results match no classifier record: {list(tested)}")
     io.write_tsv(args.output, summary_table(results).reset_index())
-    io.write_tsv(args.out_best, best_results_table(results).reset_index())
+    io.write_tsv(args.out_best, best_results_table(results))
     plot_accuracy_heatmap(summary_table(results, formatted=False), args.out_heatmap)
 
 
@@ -549,13 +643,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out-curves", default=None, help="CNN learning curves (PNG)")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("permutation", help=cmd_permutation.__doc__)
+    _add_group(p)
+    p.add_argument("--results", nargs="+", required=True,
+                   help="the comparison's classifier records (metrics JSON)")
+    p.add_argument("--pr", nargs="+", required=True, help="PR files, one per subject")
+    p.add_argument("--timeseries", nargs="+", required=True, help="one TSV per subject")
+    p.add_argument("--atlas", default=None)
+    p.add_argument("--permutations", type=int, required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--output", required=True, help="p-value and null scores (JSON)")
+    p.add_argument("--figure", required=True, help="null histogram (PNG)")
+    p.set_defaults(func=cmd_permutation)
 
     p = sub.add_parser("summarize", help=cmd_summarize.__doc__)
     p.add_argument("--inputs", nargs="+", required=True)
     p.add_argument("--output", required=True, help="Table 1 layout (TSV)")
     p.add_argument("--out-best", required=True, help="best result per comparison (TSV)")
     p.add_argument("--out-heatmap", required=True, help="heatmap of mean accuracy (PNG)")
+    p.add_argument("--permutations", nargs="*", default=[],
+                   help="permutation results (JSON) to attach to the best-results table")
     p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("describe", help=cmd_describe.__doc__)

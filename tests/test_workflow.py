@@ -43,7 +43,7 @@ def test_dry_run_lists_every_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
                  "subject_distances", "wilcoxon_tests", "train_classifiers",
-                 "summarize_classification", "dataset_description"):
+                 "summarize_classification", "permutation_test", "dataset_description"):
         assert rule in result.stdout, rule
 
 
@@ -79,8 +79,11 @@ def test_expected_files(run_dir):
     for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-PS_permanova.tsv",
                  "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_connectome.html",
                  "figures/task-rest_atlas-dosenbach160_accuracy.png",
-                 "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv"):
+                 "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv",
+                 "classification/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.json",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.png"):
         assert (group / name).is_file(), name
+    assert len(list((group / "figures").glob("*_model-cnn_curves.png"))) == 6
     assert (res / "dataset_description.json").is_file()
     assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.log"))
 
@@ -101,6 +104,13 @@ def test_outputs_are_consistent(run_dir):
     summary = pd.read_csv(next((res / "group" / "classification").glob("*_summary.tsv")),
                           sep="\t")
     assert len(summary) > 0
+    # the best model's permutation p-value reaches the Table 3 layout
+    best = pd.read_csv(next((res / "group" / "classification").glob("*_desc-best_summary.tsv")),
+                       sep="\t").iloc[0]
+    perm = io.read_json(next((res / "group" / "classification").glob("*_permutation.json")))
+    assert (best["model"], best["network"], best["dimension"]) == (
+        perm["model"], perm["network"], f"H{perm['dim']}")
+    assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9
     desc = io.read_json(res / "dataset_description.json")
     assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64
 
@@ -115,6 +125,8 @@ def test_report_contains_pplots_and_summary(run_dir):
         html = next(z.read(n).decode() for n in names if n.endswith("report.html"))
     assert any(n.endswith("_net-DMN_pplot.png") for n in names)
     assert any(n.endswith("_summary.tsv") for n in names)
+    assert any(n.endswith("_model-cnn_curves.png") for n in names)
+    assert any(n.endswith("_desc-best_permutation.png") for n in names)
     assert "Group statistics" in html and "Classification" in html
     # the methods paragraph is rendered with this run's parameters
     assert "tda_mci" in html and "persim.wasserstein" in html

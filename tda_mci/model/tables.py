@@ -21,7 +21,7 @@ import pandas as pd
 
 from tda_mci.model.metrics import METRICS
 
-__all__ = ["best_results_table", "summary_table"]
+__all__ = ["best_records", "best_results_table", "record_key", "summary_table"]
 
 _KEYS = ("comparison", "model", "dimension", "network")
 
@@ -63,6 +63,73 @@ def _check(records: Iterable[Mapping]) -> list[dict]:
     if not out:
         raise ValueError("no results to tabulate")
     return out
+
+
+def record_key(record: Mapping) -> tuple:
+    """Return ``(comparison, model, dimension, network)`` of a record, as shown in tables.
+
+    Parameters
+    ----------
+    record : mapping
+        One result record (see the module docstring).
+
+    Returns
+    -------
+    tuple
+        E.g. ``("HC vs LMCI", "cnn", "H0", "DMN")``: the key that identifies one
+        evaluated model, e.g. to attach a permutation p-value to it.
+    """
+    rec = _check([record])[0]
+    return tuple(rec[k] for k in _KEYS)
+
+
+def best_records(
+    records: Iterable[Mapping],
+    metric: str = "accuracy",
+    *,
+    by: Sequence[str] = ("comparison",),
+) -> dict[tuple, int]:
+    """Pick the best record of each group: the highest mean ``metric``.
+
+    Ties go to the smaller SD, then to the first record; records whose mean is not
+    finite are never picked.
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        As for :func:`summary_table`.
+    metric : str
+        The metric that ranks the records.
+    by : sequence of str
+        Grouping keys, e.g. ``("comparison",)`` or ``("comparison", "model")``.
+
+    Returns
+    -------
+    dict
+        Group (tuple of the ``by`` values, as shown in tables) -> index of its best
+        record in ``records``, groups in first-seen order.
+
+    Raises
+    ------
+    ValueError
+        On an unknown metric or grouping key, or a record lacking a key.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    by = tuple(by)
+    bad = [k for k in by if k not in _KEYS]
+    if bad:
+        raise ValueError(f"by must name keys among {_KEYS}, got {bad}")
+    best: dict[tuple, tuple[float, float, int]] = {}
+    for i, r in enumerate(_check(records)):
+        mean, sd = _stat(r, metric, "mean"), _stat(r, metric, "sd")
+        if not np.isfinite(mean):
+            continue
+        rank = (-mean, sd if np.isfinite(sd) else np.inf, i)
+        group = tuple(r[k] for k in by)
+        if group not in best or rank < best[group]:
+            best[group] = rank
+    return {group: rank[2] for group, rank in best.items()}
 
 
 def _fmt(mean: float, sd: float, decimals: int) -> str:
@@ -144,8 +211,7 @@ def best_results_table(
 ) -> pd.DataFrame:
     """Table 3 of the paper: the best network x dimension (x model) per comparison.
 
-    The best record of each group maximises the mean of ``metric``; ties go to the
-    smaller SD, then to the first record.
+    The best record of each group is chosen by :func:`best_records`.
 
     Parameters
     ----------
@@ -167,24 +233,9 @@ def best_results_table(
         ranked metric's 95% interval ``<metric>_95ci`` as ``"[low, high]"``, and
         ``p_value`` (label permutation; NaN when not computed).
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    by = tuple(by)
-    bad = [k for k in by if k not in _KEYS]
-    if bad:
-        raise ValueError(f"by must name keys among {_KEYS}, got {bad}")
     records = _check(records)
-    best: dict[tuple, tuple[float, float, int]] = {}
-    for i, r in enumerate(records):
-        mean, sd = _stat(r, metric, "mean"), _stat(r, metric, "sd")
-        if not np.isfinite(mean):
-            continue
-        rank = (-mean, sd if np.isfinite(sd) else np.inf, i)
-        group = tuple(r[k] for k in by)
-        if group not in best or rank < best[group]:
-            best[group] = rank
     rows = []
-    for _group, (_, _, i) in best.items():
+    for i in best_records(records, metric, by=by).values():
         r = records[i]
         row = {k: r[k] for k in ("comparison", "model", "network", "dimension")}
         for m in METRICS:

@@ -21,7 +21,7 @@ from tda_mci.model.evaluate import (
     result_to_json,
 )
 from tda_mci.model.metrics import binary_metrics, roc_auc, summarise_folds
-from tda_mci.model.tables import best_results_table, summary_table
+from tda_mci.model.tables import best_records, best_results_table, record_key, summary_table
 
 N_ROIS = 8
 CNN = dict(model="cnn", epochs=3, batch_size=64, device="cpu", threads=1)
@@ -374,6 +374,24 @@ def test_best_results_table_picks_the_best():
     per_model = best_results_table(recs, by=("comparison", "model"))
     row = per_model[(per_model.comparison == "HC-vs-LMCI") & (per_model.model == "cnn")].iloc[0]
     assert row["p_value"] == 0.01 and row["accuracy_95ci"] == "[0.700, 0.900]"
+
+
+def test_best_records_and_record_key():
+    recs = [
+        _record("HC-vs-LMCI", "cnn", "H0", "DMN", 0.8, 0.05),
+        _record("HC-vs-LMCI", "logreg", "H1", "CO", 0.85, 0.1),
+        _record("HC-vs-MCI", "rf", "H2", "SM", float("nan"), 0.05),  # never picked
+        _record("HC-vs-MCI", "cnn", "H0", "CO", 0.6, 0.1),
+    ]
+    assert best_records(recs) == {("HC-vs-LMCI",): 1, ("HC-vs-MCI",): 3}
+    assert best_records(recs, by=("model",)) == {("cnn",): 0, ("logreg",): 1}
+    assert record_key(recs[1]) == ("HC-vs-LMCI", "logreg", "H1", "CO")
+    # the key of a CLI record (keys under settings, comparison a pair, dim an int)
+    cli = {"settings": {"comparison": ["HC", "LMCI"], "model": "cnn", "dim": 2,
+                        "network": "DMN"}, "summary": {}}
+    assert record_key(cli) == ("HC vs LMCI", "cnn", "H2", "DMN")
+    with pytest.raises(ValueError, match="by must name"):
+        best_records(recs, by=("subject",))
 
 
 def test_tables_from_json_round_tripped_results(rng):

@@ -207,3 +207,44 @@ def test_plot_ps_brain_map(tmp_path, atlas, rng):
         assert f"H{q}: 1 ROIs with p_BH < 0.05" in titles
     with pytest.raises(ValueError, match="999"):
         plotting.plot_ps_brain_map(table.assign(roi=999), atlas, tmp_path / "x.png")
+
+
+def test_plot_learning_curves(tmp_path):
+    from tda_mci.model.evaluate import cross_validate
+
+    rng = np.random.default_rng(2)
+    X = rng.random((16, 6, 6))
+    y = np.tile([0, 1], 8)
+    curves = {}
+    for name, val in (("H0", 0.0), ("H1", 0.25)):
+        res = cross_validate(X, y, model="cnn", n_splits=2, n_repeats=2, epochs=4,
+                             device="cpu", threads=1, inner_val_fraction=val)
+        curves[name] = res["learning_curves"]
+    path = tmp_path / "curves.png"
+    fig = plotting.plot_learning_curves(curves, path, title="HC vs LMCI, DMN")
+    _check_png(path)
+    axes = fig.get_axes()
+    assert len(axes) == 4 and [a.get_title() for a in axes[:2]] == ["H0", "H1"]
+    # H0: train + test lines; H1 also the inner validation split
+    assert len(axes[0].get_lines()) == 2 and len(axes[1].get_lines()) == 3
+    # the plotted train curve is the fold mean per epoch
+    expected = curves["H0"].groupby("epoch")["train_loss"].mean().to_numpy()
+    np.testing.assert_allclose(axes[0].get_lines()[0].get_ydata(), expected)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "test fold (monitor only)" in labels
+    with pytest.raises(ValueError, match="no learning curves"):
+        plotting.plot_learning_curves({}, tmp_path / "x.png")
+
+
+def test_plot_permutation_null(tmp_path, rng):
+    null = rng.uniform(0.3, 0.7, 99)
+    path = tmp_path / "null.png"
+    fig = plotting.plot_permutation_null(null, 0.93, 0.01, path, title="HC vs LMCI")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.get_axes()[0]
+    assert sum(p.get_height() for p in ax.patches) == 99
+    assert ax.get_legend().get_title().get_text() == "p = 0.01"
+    for bad in ([], [0.5, np.nan]):
+        with pytest.raises(ValueError, match="non-empty"):
+            plotting.plot_permutation_null(bad, 0.9, 0.01, tmp_path / "bad.png")

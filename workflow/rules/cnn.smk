@@ -10,11 +10,16 @@ rule train_classifiers:
         pr=all_subjects(PR),
         timeseries=all_subjects(TIMESERIES),
     output:
-        classify_outputs(),
+        metrics=classify_outputs(),
+        **({"curves": report(LEARNING_CURVES, caption="../report/learning_curves.rst",
+                             category="Classification", subcategory="Learning curves",
+                             labels={"comparison": "{comp}", "network": "{net}"})}
+           if "cnn" in MODELS else {}),
     params:
         group=group_args,
         args=classification_args(),
         atlas=atlas_arg(),
+        curves=curves_arg,
     threads: 1
     resources:
         gpu=TRAINING_GPUS,
@@ -27,12 +32,44 @@ rule train_classifiers:
     shell:
         "tda-mci classify {params.group} --network {wildcards.net} --pr {input.pr} "
         "--timeseries {input.timeseries} {params.atlas} {params.args} --threads {threads} "
-        "--outputs {output} > {log} 2>&1"
+        "--outputs {output.metrics} {params.curves} > {log} 2>&1"
+
+
+rule permutation_test:
+    input:
+        results=lambda w: expand(classify_outputs(), comp=w.comp, net=NETWORKS),
+        pr=all_subjects(PR),
+        timeseries=all_subjects(TIMESERIES),
+    output:
+        result=PERMUTATION,
+        figure=report(PERMUTATION_FIGURE, caption="../report/permutation.rst",
+                      category="Classification", subcategory="Permutation tests",
+                      labels={"comparison": "{comp}"}),
+    params:
+        group=group_args,
+        atlas=atlas_arg(),
+        permutations=PERMUTATIONS,
+        device=config["classification"]["device"],
+    threads: 1
+    resources:
+        gpu=TRAINING_GPUS,
+    conda:
+        "../../envs/torch.yaml"
+    log:
+        log_file("permutation_test", comp="{comp}"),
+    benchmark:
+        benchmark_file("permutation_test", comp="{comp}")
+    shell:
+        "tda-mci permutation {params.group} --results {input.results} --pr {input.pr} "
+        "--timeseries {input.timeseries} {params.atlas} --permutations {params.permutations} "
+        "--device {params.device} --threads {threads} --output {output.result} "
+        "--figure {output.figure} > {log} 2>&1"
 
 
 rule summarize_classification:
     input:
-        expand(classify_outputs(), comp=COMPARISONS, net=NETWORKS),
+        results=expand(classify_outputs(), comp=COMPARISONS, net=NETWORKS),
+        permutations=expand(PERMUTATION, comp=COMPARISONS) if PERMUTATIONS else [],
     output:
         summary=report(CLASSIFY_SUMMARY, caption="../report/classification.rst",
                        category="Classification", labels={"table": "accuracy (Table 1 layout)"}),
@@ -45,5 +82,6 @@ rule summarize_classification:
     log:
         log_file("summarize_classification"),
     shell:
-        "tda-mci summarize --inputs {input} --output {output.summary} --out-best {output.best} "
-        "--out-heatmap {output.heatmap} > {log} 2>&1"
+        "tda-mci summarize --inputs {input.results} --permutations {input.permutations} "
+        "--output {output.summary} --out-best {output.best} --out-heatmap {output.heatmap} "
+        "> {log} 2>&1"

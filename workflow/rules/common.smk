@@ -153,6 +153,13 @@ def classify_outputs(comp="{comp}", net="{net}"):
     ]
 
 
+LEARNING_CURVES = group_file("figures", comp="{comp}", net="{net}", model="cnn", suffix="curves",
+                             extension=".png")
+PERMUTATIONS = config["classification"]["permutations"]
+PERMUTATION = group_file("classification", comp="{comp}", desc="best", suffix="permutation",
+                         extension=".json")
+PERMUTATION_FIGURE = group_file("figures", comp="{comp}", desc="best", suffix="permutation",
+                                extension=".png")
 CLASSIFY_SUMMARY = group_file("classification", suffix="summary", extension=".tsv")
 CLASSIFY_BEST = group_file("classification", desc="best", suffix="summary", extension=".tsv")
 CLASSIFY_HEATMAP = group_file("figures", suffix="accuracy", extension=".png")
@@ -323,6 +330,11 @@ def classification_args():
         f"--n-repeats {c['n_repeats']} --epochs {c['epochs']} --batch-size {c['batch_size']} "
         f"--learning-rate {c['learning_rate']} --seed {c['seed']} --device {c['device']}"
     )
+
+
+def curves_arg(wildcards, output):
+    """--out-curves when the training rule draws CNN learning curves."""
+    return f"--out-curves {output.curves}" if "curves" in output.keys() else ""
 
 
 def demo_args():
