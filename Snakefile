@@ -32,10 +32,6 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        DATASET_DESCRIPTION,
-        all_subjects(PR),
-        expand(STATS["stats"], comp=COMPARISONS),
-        expand(PS_TESTS["table"], comp=COMPARISONS),
-        CLASSIFY_SUMMARY,
-        QC_TABLE,
+        *RUN_PRODUCTS,
+        RUNTIME_TABLE,
     default_target: True

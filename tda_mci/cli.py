@@ -371,35 +371,40 @@ def cmd_classify(args: argparse.Namespace) -> None:
     # One set of folds for every model and dimension of this comparison.
     folds = make_folds(y, protocol=args.protocol, n_splits=args.n_splits,
                        n_repeats=args.n_repeats, seed=args.seed)
-    outputs = iter(args.outputs)
+    # corr_logreg reads the ROI series, not a homology dimension: evaluated once, last.
+    jobs = [(dim, m) for dim in range(pr.shape[1]) for m in args.models if m != "corr_logreg"]
+    jobs += [(None, "corr_logreg")] if "corr_logreg" in args.models else []
+    if len(args.outputs) != len(jobs):
+        raise ValueError(f"--outputs: {len(jobs)} files needed ({pr.shape[1]} dimensions x "
+                         f"PR models, then corr_logreg once), got {len(args.outputs)}")
     curves = {}
-    for dim in range(pr.shape[1]):
-        for model in args.models:
-            t0 = time.perf_counter()
-            result = cross_validate(
-                series if model == "corr_logreg" else pr[:, dim], y, subjects,
-                protocol=args.protocol, n_splits=args.n_splits, n_repeats=args.n_repeats,
-                epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate,
-                seed=args.seed, device=args.device, threads=args.threads, model=model,
-                folds=folds,
-            )
-            seconds = time.perf_counter() - t0
-            record = result_to_json(result)
-            record["predictions"] = result["predictions"].to_dict(orient="list")
-            record["learning_curves"] = result["learning_curves"].to_dict(orient="list")
-            record["settings"] = {
-                "comparison": list(args.comparison), "network": args.network, "dim": dim,
-                "model": model, "protocol": args.protocol, "n_splits": args.n_splits,
-                "n_repeats": args.n_repeats, "epochs": args.epochs,
-                "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                "seed": args.seed, "device": result["device"], "threads": args.threads,
-                "wall_seconds": seconds,
-            }
-            io.write_json(next(outputs), record)
-            log.info("%s H%d %s: accuracy %.3f (%.1f s)", args.network, dim, model,
-                     result["summary"]["accuracy"]["mean"], seconds)
-            if model == "cnn":
-                curves[f"H{dim}"] = result["learning_curves"]
+    for (dim, model), output in zip(jobs, args.outputs, strict=True):
+        t0 = time.perf_counter()
+        result = cross_validate(
+            series if dim is None else pr[:, dim], y, subjects,
+            protocol=args.protocol, n_splits=args.n_splits, n_repeats=args.n_repeats,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate,
+            seed=args.seed, device=args.device, threads=args.threads, model=model,
+            folds=folds,
+        )
+        seconds = time.perf_counter() - t0
+        record = result_to_json(result)
+        record["predictions"] = result["predictions"].to_dict(orient="list")
+        record["learning_curves"] = result["learning_curves"].to_dict(orient="list")
+        record["settings"] = {
+            "comparison": list(args.comparison), "network": args.network, "dim": dim,
+            "model": model, "protocol": args.protocol, "n_splits": args.n_splits,
+            "n_repeats": args.n_repeats, "epochs": args.epochs,
+            "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "seed": args.seed, "device": result["device"], "threads": args.threads,
+            "wall_seconds": seconds,
+        }
+        io.write_json(output, record)
+        log.info("%s %s %s: accuracy %.3f (%.1f s)", args.network,
+                 "correlation" if dim is None else f"H{dim}", model,
+                 result["summary"]["accuracy"]["mean"], seconds)
+        if model == "cnn":
+            curves[f"H{dim}"] = result["learning_curves"]
     if args.out_curves:
         if not curves:
             raise ValueError("--out-curves needs the cnn among --models")
@@ -437,7 +442,8 @@ def cmd_permutation(args: argparse.Namespace) -> None:
                        n_repeats=s["n_repeats"], seed=s["seed"])
     _check_folds_match(record, folds, subjects, source)
     observed = float(record["summary"]["accuracy"]["mean"])
-    label = f"{comp}: {s['model']} on {s['network']} H{s['dim']}"
+    dim = "correlation" if s["dim"] is None else f"H{s['dim']}"
+    label = f"{comp}: {s['model']} on {s['network']} {dim}"
     log.info("%s (accuracy %.3f, %s): %d permutations", label, observed, source,
              args.permutations)
     t0 = time.perf_counter()
@@ -449,7 +455,7 @@ def cmd_permutation(args: argparse.Namespace) -> None:
                      score, time.perf_counter() - t0)
 
     result = permutation_pvalue(
-        series if s["model"] == "corr_logreg" else pr[:, s["dim"]], y, subjects,
+        series if s["dim"] is None else pr[:, s["dim"]], y, subjects,
         n_permutations=args.permutations, seed=s["seed"], metric="accuracy",
         observed=observed, folds=folds, protocol=s["protocol"], model=s["model"],
         epochs=s["epochs"], batch_size=s["batch_size"], lr=s["learning_rate"],
@@ -488,6 +494,17 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     io.write_tsv(args.output, summary_table(results).reset_index())
     io.write_tsv(args.out_best, best_results_table(results))
     plot_accuracy_heatmap(summary_table(results, formatted=False), args.out_heatmap)
+
+
+def cmd_runtime(args: argparse.Namespace) -> None:
+    """Summarise the run's benchmark files per rule (wall time, CPU time, memory)."""
+    from tda_mci.runtime import runtime_table
+
+    table = runtime_table(args.benchmarks)
+    io.write_tsv(args.output, table)
+    total = table.iloc[-1]
+    log.info("%d jobs: %.0f s of job wall time, %.0f CPU-s, peak %.0f MB", total["jobs"],
+             total["wall_s_total"], total["cpu_s_total"], total["max_rss_mb"])
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -633,7 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeseries", nargs="+", required=True, help="one TSV per subject")
     p.add_argument("--atlas", default=None)
     p.add_argument("--models", nargs="+", required=True)
-    p.add_argument("--outputs", nargs="+", required=True, help="dimension-major, then model")
+    p.add_argument("--outputs", nargs="+", required=True,
+                   help="metrics JSON per dimension x PR model (dimension-major), then one "
+                        "for corr_logreg")
     p.add_argument("--protocol", choices=["cv", "paper"], default="cv")
     p.add_argument("--n-splits", type=int, default=5)
     p.add_argument("--n-repeats", type=int, default=1)
@@ -668,6 +687,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--permutations", nargs="*", default=[],
                    help="permutation results (JSON) to attach to the best-results table")
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("runtime", help=cmd_runtime.__doc__)
+    p.add_argument("--benchmarks", required=True, help="benchmark folder (<rule>/<job>.tsv)")
+    p.add_argument("--output", required=True, help="per-rule summary (TSV)")
+    p.set_defaults(func=cmd_runtime)
 
     p = sub.add_parser("describe", help=cmd_describe.__doc__)
     p.add_argument("--config-json", required=True)

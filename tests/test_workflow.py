@@ -75,7 +75,8 @@ def test_expected_files(run_dir):
                  "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_net-DMN_pplot.png",
                  "classification/task-rest_atlas-dosenbach160_summary.tsv"):
         assert (group / name).is_file(), name
-    assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * 3 * 4
+    # per network: 3 dimensions x 3 PR models, and corr_logreg once
+    assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * (3 * 3 + 1)
     for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-PS_permanova.tsv",
                  "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_connectome.html",
                  "figures/task-rest_atlas-dosenbach160_accuracy.png",
@@ -109,8 +110,13 @@ def test_outputs_are_consistent(run_dir):
                        sep="\t").iloc[0]
     perm = io.read_json(next((res / "group" / "classification").glob("*_permutation.json")))
     assert (best["model"], best["network"], best["dimension"]) == (
-        perm["model"], perm["network"], f"H{perm['dim']}")
+        perm["model"], perm["network"], "-" if perm["dim"] is None else f"H{perm['dim']}")
     assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9
+    # runtime statistics: one row per benchmarked rule, every job counted once
+    runtime = pd.read_csv(next((res / "group" / "runtime").glob("*_runtime.tsv")), sep="\t")
+    files = list((run_dir / "benchmarks").glob("*/*.tsv"))
+    assert runtime.set_index("rule").loc["all rules", "jobs"] == len(files) > 0
+    assert set(runtime["rule"]) == {f.parent.name for f in files} | {"all rules"}
     desc = io.read_json(res / "dataset_description.json")
     assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64
 
@@ -127,6 +133,7 @@ def test_report_contains_pplots_and_summary(run_dir):
     assert any(n.endswith("_summary.tsv") for n in names)
     assert any(n.endswith("_model-cnn_curves.png") for n in names)
     assert any(n.endswith("_desc-best_permutation.png") for n in names)
+    assert any(n.endswith("_runtime.tsv") for n in names)
     assert "Group statistics" in html and "Classification" in html
     # the methods paragraph is rendered with this run's parameters
     assert "tda_mci" in html and "persim.wasserstein" in html

@@ -40,6 +40,8 @@ def _label(key: str, value):
         return " vs ".join(str(v) for v in value)
     if key == "dimension" and isinstance(value, (int, np.integer)):
         return f"H{int(value)}"
+    if key == "dimension" and value is None:
+        return "-"  # a model of no homology dimension (corr_logreg)
     return value
 
 

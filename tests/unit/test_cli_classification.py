@@ -21,6 +21,12 @@ from data_gen import write_atlas20  # noqa: E402
 MODELS = ["cnn", "logreg", "rf", "corr_logreg"]
 
 
+def output_files(root, prefix=""):
+    """H0 and H1 of each PR model, then corr_logreg once (the order classify writes)."""
+    return ([str(root / f"{prefix}H{d}_{m}.json") for d in (0, 1) for m in MODELS[:3]]
+            + [str(root / f"{prefix}corr_logreg.json")])
+
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     """10 HC and 10 LMCI; LMCI carry the oscillation in visual ROIs 1-3."""
@@ -62,7 +68,7 @@ def test_classify_permutation_summarize(cohort, tmp_path):
     nets = list(networks(cohort["atlas"]))
     records = []
     for net in nets:
-        outputs = [str(tmp_path / f"{net}_H{d}_{m}.json") for d in (0, 1) for m in MODELS]
+        outputs = output_files(tmp_path, f"{net}_")
         extra = ["--out-curves", str(tmp_path / f"{net}_curves.png")]
         assert classify(cohort, net, outputs, *extra) == 0
         assert (tmp_path / f"{net}_curves.png").stat().st_size > 10_000
@@ -87,12 +93,21 @@ def test_classify_permutation_summarize(cohort, tmp_path):
     assert "index" not in table.columns and len(table) == 1
     row = table.iloc[0]
     assert (row["model"], row["network"], row["dimension"]) == (
-        perm["model"], perm["network"], f"H{perm['dim']}")
+        perm["model"], perm["network"], "-" if perm["dim"] is None else f"H{perm['dim']}")
     assert row["p_value"] == pytest.approx(perm["pvalue"])
+    # corr_logreg: one row per comparison, no homology dimension
+    rows = pd.read_csv(summary, sep="\t", keep_default_na=False)
+    assert rows.loc[rows["model"] == "corr_logreg", "dimension"].tolist() == ["-"]
+    assert io.read_json(records[-1])["settings"]["dim"] is None
+
+
+def test_classify_refuses_a_wrong_number_of_outputs(cohort, tmp_path, capsys):
+    assert classify(cohort, "visual", output_files(tmp_path)[:-1]) == 1
+    assert "7 files needed" in capsys.readouterr().err
 
 
 def test_permutation_refuses_records_of_other_folds(cohort, tmp_path, capsys):
-    outputs = [str(tmp_path / f"H{d}_{m}.json") for d in (0, 1) for m in MODELS]
+    outputs = output_files(tmp_path)
     assert classify(cohort, "visual", outputs, "--seed", "4") == 0
     # same records, but the cohort lost two subjects since: the folds cannot be rebuilt
     assert main(["permutation", *inputs(cohort, slice(0, 18)),

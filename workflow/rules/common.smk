@@ -93,8 +93,11 @@ def log_file(rule, **entities):
     return job_file("logs", rule, ".log", **entities)
 
 
+BENCHMARKS = "benchmarks"
+
+
 def benchmark_file(rule, **entities):
-    return job_file("benchmarks", rule, ".tsv", **entities)
+    return job_file(BENCHMARKS, rule, ".tsv", **entities)
 
 
 EMB = config["embedding"]
@@ -146,11 +149,14 @@ def report_pplots():
 
 
 def classify_outputs(comp="{comp}", net="{net}"):
-    return [
-        group_file("classification", comp=comp, net=net, dim=d, model=m.replace("_", ""), suffix="metrics",
-                   extension=".json")
-        for d in DIMS for m in MODELS
-    ]
+    """Metrics files of a training job, in the order of `tda-mci classify --outputs`: every
+    dimension x PR model, then corr_logreg once (it reads ROI series, not diagrams)."""
+    def path(dim, model):
+        return group_file("classification", comp=comp, net=net, dim=dim,
+                          model=model.replace("_", ""), suffix="metrics", extension=".json")
+
+    paths = [path(d, m) for d in DIMS for m in MODELS if m != "corr_logreg"]
+    return paths + ([path(None, "corr_logreg")] if "corr_logreg" in MODELS else [])
 
 
 LEARNING_CURVES = group_file("figures", comp="{comp}", net="{net}", model="cnn", suffix="curves",
@@ -165,6 +171,7 @@ CLASSIFY_BEST = group_file("classification", desc="best", suffix="summary", exte
 CLASSIFY_HEATMAP = group_file("figures", suffix="accuracy", extension=".png")
 PS_TESTS = ps_test_outputs()
 DATASET_DESCRIPTION = f"{OUT}/dataset_description.json"
+RUNTIME_TABLE = group_file("runtime", suffix="runtime", extension=".tsv")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -351,3 +358,15 @@ def config_json(wildcards):
 
 # GPUs requested by each training job (the SLURM profile turns this into --gpus).
 TRAINING_GPUS = 0 if config["classification"]["device"] == "cpu" else 1
+
+
+# Everything a run produces (the targets of `rule all`); the runtime statistics are
+# collected once all of it exists.
+RUN_PRODUCTS = [
+    DATASET_DESCRIPTION,
+    all_subjects(PR),
+    expand(STATS["stats"], comp=COMPARISONS),
+    expand(PS_TESTS["table"], comp=COMPARISONS),
+    CLASSIFY_SUMMARY,
+    QC_TABLE,
+]
