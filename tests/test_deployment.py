@@ -71,12 +71,13 @@ def test_slurm_profile_dry_run_requests_gpu_for_training(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     jobs = [j.strip() for j in re.split(r"\n(?=\s*(?:local)?rule )", out)]
-    training = [j for j in jobs if j.startswith("rule train_classifiers:")]
-    assert training
+    training = [j for j in jobs if j.startswith(("rule train_classifiers:",
+                                                 "rule permutation_test:"))]
+    assert len(training) == 6 + 1  # one per network of the comparison, one permutation test
     for job in training:
         line = next(ln for ln in job.splitlines() if ln.strip().startswith("resources:"))
         res = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
-        assert res["gpu"] == "1" and res["runtime"] == "120"
+        assert res["gpu"] == "1" and res["runtime"] in ("120", "240")
         # The plugin's own translation of these resources into sbatch arguments:
         resources = Resources(fromdict={"gpu": int(res["gpu"])})
         assert set_gres_string(SimpleNamespace(resources=resources)).strip() == "--gpus=1"
