@@ -496,6 +496,32 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     plot_accuracy_heatmap(summary_table(results, formatted=False), args.out_heatmap)
 
 
+def cmd_diagram_figure(args: argparse.Namespace) -> None:
+    """Diagrams of the comparison's top hub ROI, pooled per group."""
+    import pandas as pd
+
+    from tda_mci.plotting import plot_group_diagrams
+
+    files = _pairs(args.subjects, args.inputs, "subject")
+    groups = dict(zip(args.subjects, args.groups, strict=True))
+    hubs = pd.read_csv(args.hubs, sep="\t")
+    if hubs.empty:
+        raise ValueError(f"{args.hubs}: empty hubs table")
+    top = hubs.iloc[0]
+    pooled = {g: [] for g in args.comparison}
+    for subject, path in files.items():
+        if groups[subject] not in pooled:
+            continue
+        diagrams, rois, _ = io.load_diagrams(path)
+        if int(top["roi"]) not in rois:
+            raise ValueError(f"sub-{subject}: {path}: no ROI {int(top['roi'])}")
+        pooled[groups[subject]].append(diagrams[rois.index(int(top["roi"]))])
+    why = (f"in {int(top['n_pairs'])} significant pairs" if top["n_pairs"] > 0
+           else "top of the hubs table; no significant pairs")
+    plot_group_diagrams(pooled, args.output,
+                        title=f"{' vs '.join(args.comparison)}: ROI {top['label']} ({why})")
+
+
 def cmd_runtime(args: argparse.Namespace) -> None:
     """Summarise the run's benchmark files per rule (wall time, CPU time, memory)."""
     from tda_mci.runtime import runtime_table
@@ -687,6 +713,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--permutations", nargs="*", default=[],
                    help="permutation results (JSON) to attach to the best-results table")
     p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("diagram-figure", help=cmd_diagram_figure.__doc__)
+    _add_group(p)
+    p.add_argument("--inputs", nargs="+", required=True, help="diagram files, one per subject")
+    p.add_argument("--hubs", required=True, help="hubs table of the comparison (TSV)")
+    p.add_argument("--output", required=True, help="figure (PNG)")
+    p.set_defaults(func=cmd_diagram_figure)
 
     p = sub.add_parser("runtime", help=cmd_runtime.__doc__)
     p.add_argument("--benchmarks", required=True, help="benchmark folder (<rule>/<job>.tsv)")

@@ -43,7 +43,8 @@ def test_dry_run_lists_every_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
                  "subject_distances", "wilcoxon_tests", "train_classifiers",
-                 "summarize_classification", "permutation_test", "dataset_description"):
+                 "summarize_classification", "permutation_test", "plot_diagrams",
+                 "runtime_statistics", "dataset_description"):
         assert rule in result.stdout, rule
 
 
@@ -82,7 +83,8 @@ def test_expected_files(run_dir):
                  "figures/task-rest_atlas-dosenbach160_accuracy.png",
                  "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv",
                  "classification/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.json",
-                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.png"):
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.png",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-tophub_dgm.png"):
         assert (group / name).is_file(), name
     assert len(list((group / "figures").glob("*_model-cnn_curves.png"))) == 6
     assert (res / "dataset_description.json").is_file()
@@ -134,6 +136,8 @@ def test_report_contains_pplots_and_summary(run_dir):
     assert any(n.endswith("_model-cnn_curves.png") for n in names)
     assert any(n.endswith("_desc-best_permutation.png") for n in names)
     assert any(n.endswith("_runtime.tsv") for n in names)
-    assert "Group statistics" in html and "Classification" in html
+    for category in ("Time series", "Diagrams", "Distances", "Group statistics",
+                     "Classification", "QC", "Runtime"):
+        assert category in html, category
     # the methods paragraph is rendered with this run's parameters
     assert "tda_mci" in html and "persim.wasserstein" in html

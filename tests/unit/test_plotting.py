@@ -248,3 +248,33 @@ def test_plot_permutation_null(tmp_path, rng):
     for bad in ([], [0.5, np.nan]):
         with pytest.raises(ValueError, match="non-empty"):
             plotting.plot_permutation_null(bad, 0.9, 0.01, tmp_path / "bad.png")
+
+
+def test_plot_group_diagrams(tmp_path, rng):
+    from tda_mci.homology import persistence_diagrams
+
+    def subject(scale):
+        t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+        cloud = np.c_[np.cos(t), np.sin(t), np.zeros_like(t)] * scale
+        return persistence_diagrams(cloud + 0.05 * rng.standard_normal(cloud.shape), 2)
+
+    dgms = {"HC": [subject(1.0) for _ in range(3)], "LMCI": [subject(0.5) for _ in range(2)]}
+    path = tmp_path / "dgm.png"
+    fig = plotting.plot_group_diagrams(dgms, path, title="HC vs LMCI: ROI 93")
+    _check_png(path)
+    axes = fig.get_axes()
+    assert [a.get_title() for a in axes] == ["H0", "H1", "H2"]
+    # legends state subjects, bars and total persistence per subject of each group
+    h1 = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    bars = np.mean([len(d[1]) for d in dgms["HC"]])
+    pers = np.mean([(d[1][:, 1] - d[1][:, 0]).sum() for d in dgms["HC"]])
+    assert h1[0] == f"HC (n=3): {bars:.1f} bars, persistence {pers:.2f}"
+    assert h1[1].startswith("LMCI (n=2)")
+    # H1 scatter: every bar of every subject is a point
+    offsets = axes[1].collections[0].get_offsets()
+    assert len(offsets) == sum(len(d[1]) for d in dgms["HC"])
+    with pytest.raises(ValueError, match="two or more groups"):
+        plotting.plot_group_diagrams({"HC": dgms["HC"]}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="numbers of dimensions"):
+        plotting.plot_group_diagrams({"HC": dgms["HC"], "LMCI": [dgms["HC"][0][:2]]},
+                                     tmp_path / "x.png")

@@ -138,6 +138,8 @@ def ps_test_outputs(comp="{comp}"):
 
 
 STATS = stats_outputs()
+DIAGRAM_FIGURE = group_file("figures", comp="{comp}", desc="tophub", suffix="dgm",
+                            extension=".png")
 
 
 def report_pplots():
@@ -366,6 +368,7 @@ RUN_PRODUCTS = [
     DATASET_DESCRIPTION,
     all_subjects(PR),
     expand(STATS["stats"], comp=COMPARISONS),
+    expand(DIAGRAM_FIGURE, comp=COMPARISONS),
     expand(PS_TESTS["table"], comp=COMPARISONS),
     CLASSIFY_SUMMARY,
     QC_TABLE,

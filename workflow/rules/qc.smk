@@ -49,7 +49,7 @@ rule plot_carpet:
     input:
         TIMESERIES,
     output:
-        report(CARPET, caption="../report/qc_carpet.rst", category="QC",
+        report(CARPET, caption="../report/qc_carpet.rst", category="Time series",
                subcategory="Carpet plots", labels={"subject": "{subject}"}),
     params:
         atlas=atlas_arg(),

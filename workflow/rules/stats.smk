@@ -39,6 +39,24 @@ rule wilcoxon_tests:
         "--out-connectome-html {output.connectome_html} > {log} 2>&1"
 
 
+rule plot_diagrams:
+    input:
+        diagrams=all_subjects(DIAGRAMS),
+        hubs=STATS["hubs"],
+    output:
+        report(DIAGRAM_FIGURE, caption="../report/diagrams.rst", category="Diagrams",
+               labels={"comparison": "{comp}"}),
+    params:
+        group=group_args,
+    conda:
+        "../../envs/tda_mci.yaml"
+    log:
+        log_file("plot_diagrams", comp="{comp}"),
+    shell:
+        "tda-mci diagram-figure {params.group} --inputs {input.diagrams} --hubs {input.hubs} "
+        "--output {output} > {log} 2>&1"
+
+
 rule permanova_tests:
     input:
         all_ps_blocks(),
