@@ -49,7 +49,7 @@ Baselines are ~1000 (per voxel, per subject), so percent-signal-change scaling i
 meaningful. Images are stored as int16 intensities (rounded, like scanner data; no scale
 factor) and gzip without time stamps, so a rerun with the same seed gives identical
 bytes. At 4 mm a 5 mm sphere holds 6-12 voxels; about 29 k brain voxels x 140 volumes
-take ~7 MB per subject on disk (56 subjects: ~385 MB, ~30 s to generate).
+take ~7 MB per subject on disk (40 subjects: ~275 MB, ~20 s to generate).
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ from tda_mci.paths import bids
 #: Diagnostic groups of the demo.
 GROUPS = ("HC", "EMCI", "LMCI", "MCI")
 
-#: Subjects per group by default (56 in all; config.yaml's demo default).
-DEFAULT_N_PER_GROUP = {"HC": 14, "EMCI": 14, "LMCI": 14, "MCI": 14}
+#: Subjects per group by default (40 in all; config.yaml's demo default).
+DEFAULT_N_PER_GROUP = {"HC": 10, "EMCI": 10, "LMCI": 10, "MCI": 10}
 
 #: The planted effect (see the module docstring).
 DEFAULT_EFFECT: dict[str, Any] = {
@@ -270,7 +270,7 @@ def generate_demo_cohort(
     out_dir : str or Path
         Root of the generated fMRIPrep-like derivative tree (created).
     n_per_group : mapping of str to int, optional
-        Subjects per group. Default :data:`DEFAULT_N_PER_GROUP` (14 each of HC, EMCI,
+        Subjects per group. Default :data:`DEFAULT_N_PER_GROUP` (10 each of HC, EMCI,
         LMCI, MCI). Group names must be alphanumeric. Subject ids and groups are those of
         :func:`tda_mci.cohort.demo_participants` (``sub-001`` ..., groups in a seeded
         random order), so the workflow knows the cohort before the files exist.
