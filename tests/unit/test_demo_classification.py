@@ -2,12 +2,12 @@
 
 The demo cohort plants a narrow-band oscillation in five DMN ROIs of patients
 (:data:`tda_mci.demo.DEFAULT_EFFECT`, weight 0.9 in LMCI). This test runs the real chain
-on ROI-level signals of that model, at the demo's size (14 + 14 subjects, 140 volumes,
+on ROI-level signals of that model, at the demo's size (10 + 10 subjects, 140 volumes,
 TR 3 s): sliding windows -> GUDHI diagrams -> exact Wasserstein PR matrices -> the hybrid
-CNN in 5-fold cross-validation, with the demo config's 15 epochs. The NIfTI round trip is
-replaced by its effect on an ROI signal: the mean of the 7 voxels of a 5 mm sphere on the
-4 mm grid, each with white noise of SD 1 (``noise_sd``), adds white noise of SD
-``1 / sqrt(7)``. A null cohort (HC vs HC) must not separate.
+CNN in 5-fold cross-validation, with the demo config's 10 epochs. The NIfTI round trip is
+replaced by its effect on an ROI signal: the mean of the ~7 voxels (6-12) of a 5 mm sphere
+on the 4 mm grid, each with white noise of SD 1 (``noise_sd``), adds white noise of SD
+about ``1 / sqrt(7)``. A null cohort (HC vs HC) must not separate.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from tda_mci.atlas import load_atlas, networks
-from tda_mci.demo import simulate_roi_signals
+from tda_mci.demo import DEFAULT_N_PER_GROUP, simulate_roi_signals
 from tda_mci.distances import roi_distance_matrices
 from tda_mci.homology import subject_diagrams
 from tda_mci.model.evaluate import cross_validate
 
-N_PER_GROUP, N_VOLUMES, TR = 14, 140, 3.0
+N_PER_GROUP, N_VOLUMES, TR, EPOCHS = DEFAULT_N_PER_GROUP["HC"], 140, 3.0, 10
 
 
 def dmn_h0_pr(groups, seed):
@@ -43,7 +43,7 @@ def test_planted_network_is_above_chance_by_its_interval(other, above):
     groups = ["HC", other] * N_PER_GROUP
     y = np.tile([0, 1], N_PER_GROUP)
     X = dmn_h0_pr(groups, seed=7)
-    res = cross_validate(X, y, model="cnn", n_splits=5, n_repeats=1, epochs=15,
+    res = cross_validate(X, y, model="cnn", n_splits=5, n_repeats=1, epochs=EPOCHS,
                          device="cpu", threads=1, seed=0)
     acc = res["summary"]["accuracy"]
     if above:

@@ -50,7 +50,7 @@ rule permutation_test:
         atlas=atlas_arg(),
         permutations=PERMUTATIONS,
         device=config["classification"]["device"],
-    threads: 1
+    threads: 2  # it runs last, beside little else; the random forest and torch use them
     resources:
         gpu=TRAINING_GPUS,
     conda:

@@ -9,7 +9,7 @@ rule roi_distances:
     params:
         metric=metric_args(),
         atlas=atlas_arg(),
-    threads: 4
+    threads: 1  # as compute_diagrams: subjects in parallel; the SLURM profile raises it
     group:
         "subject"
     conda:

@@ -11,7 +11,9 @@ rule compute_diagrams:
         delay=EMB["delay"],
         max_dim=config["homology"]["max_dim"],
         backend=config["homology"]["backend"],
-    threads: 4
+    # One thread: on a workstation, subjects in parallel use the cores best (each job's
+    # start-up is serial); the SLURM profile raises it (set-threads) for one job per subject.
+    threads: 1
     group:
         "subject"
     conda:
