@@ -385,7 +385,8 @@ def cmd_classify(args: argparse.Namespace) -> None:
             protocol=args.protocol, n_splits=args.n_splits, n_repeats=args.n_repeats,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.learning_rate,
             seed=args.seed, device=args.device, threads=args.threads, model=model,
-            folds=folds,
+            inner_val_fraction=args.inner_val_fraction,
+            early_stopping=args.early_stopping_patience, folds=folds,
         )
         seconds = time.perf_counter() - t0
         record = result_to_json(result)
@@ -396,6 +397,8 @@ def cmd_classify(args: argparse.Namespace) -> None:
             "model": model, "protocol": args.protocol, "n_splits": args.n_splits,
             "n_repeats": args.n_repeats, "epochs": args.epochs,
             "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "inner_val_fraction": args.inner_val_fraction,
+            "early_stopping_patience": args.early_stopping_patience,
             "seed": args.seed, "device": result["device"], "threads": args.threads,
             "wall_seconds": seconds,
         }
@@ -459,6 +462,7 @@ def cmd_permutation(args: argparse.Namespace) -> None:
         n_permutations=args.permutations, seed=s["seed"], metric="accuracy",
         observed=observed, folds=folds, protocol=s["protocol"], model=s["model"],
         epochs=s["epochs"], batch_size=s["batch_size"], lr=s["learning_rate"],
+        inner_val_fraction=s["inner_val_fraction"], early_stopping=s["early_stopping_patience"],
         device=args.device, threads=args.threads, callback=progress,
     )
     seconds = time.perf_counter() - t0
@@ -685,6 +689,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--inner-val-fraction", type=float, default=0.0,
+                   help="CNN early stopping: share of each training fold held out for "
+                        "validation (0 = off, all epochs on the whole training fold)")
+    p.add_argument("--early-stopping-patience", type=int, default=10,
+                   help="CNN early stopping patience in epochs on the validation loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)

@@ -115,3 +115,38 @@ def test_permutation_refuses_records_of_other_folds(cohort, tmp_path, capsys):
                  "--output", str(tmp_path / "p.json"), "--figure", str(tmp_path / "p.png")]) == 1
     assert "folds differ" in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_early_stopping_settings_reach_training_and_the_permutation_test(
+        cohort, tmp_path, monkeypatch):
+    import tda_mci.model.evaluate as evaluate
+
+    outputs = [str(tmp_path / f"H{d}_cnn.json") for d in (0, 1)]
+    assert main(["classify", *inputs(cohort), "--network", "visual", "--models", "cnn",
+                 "--outputs", *outputs, "--n-splits", "4", "--n-repeats", "1",
+                 "--epochs", "40", "--learning-rate", "0.01", "--device", "cpu",
+                 "--inner-val-fraction", "0.25", "--early-stopping-patience", "2"]) == 0
+    record = io.read_json(outputs[0])
+    s = record["settings"]
+    assert (s["inner_val_fraction"], s["early_stopping_patience"]) == (0.25, 2)
+    # 15 training subjects per fold, a quarter of them (stratified) held out for validation
+    folds = record["fold_metrics"]
+    assert [f["n_train"] + f["n_val"] for f in folds] == [15] * 4
+    assert all(f["n_val"] == 4 and f["n_test"] == 5 for f in folds)
+    assert all(f["best_epoch"] <= f["epochs_run"] <= 40 for f in folds)
+    assert any(f["epochs_run"] < 40 for f in folds)  # patience 2 stopped some fold early
+    curves = pd.DataFrame(record["learning_curves"])
+    assert np.isfinite(curves["val_loss"]).all()
+
+    seen = []
+    real = evaluate.cross_validate
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["inner_val_fraction"], kwargs["early_stopping"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "cross_validate", spy)
+    assert main(["permutation", *inputs(cohort), "--results", *outputs,
+                 "--permutations", "2", "--device", "cpu",
+                 "--output", str(tmp_path / "p.json"), "--figure", str(tmp_path / "p.png")]) == 0
+    assert seen == [(0.25, 2)] * 2

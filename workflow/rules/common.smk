@@ -337,7 +337,9 @@ def classification_args():
     return (
         f"--models {' '.join(MODELS)} --protocol {c['protocol']} --n-splits {c['n_splits']} "
         f"--n-repeats {c['n_repeats']} --epochs {c['epochs']} --batch-size {c['batch_size']} "
-        f"--learning-rate {c['learning_rate']} --seed {c['seed']} --device {c['device']}"
+        f"--learning-rate {c['learning_rate']} --seed {c['seed']} --device {c['device']} "
+        f"--inner-val-fraction {c['inner_val_fraction']} "
+        f"--early-stopping-patience {c['early_stopping_patience']}"
     )
 
 
