@@ -72,11 +72,14 @@ rule summarize_classification:
         permutations=expand(PERMUTATION, comp=COMPARISONS) if PERMUTATIONS else [],
     output:
         summary=report(CLASSIFY_SUMMARY, caption="../report/classification.rst",
-                       category="Classification", labels={"table": "accuracy (Table 1 layout)"}),
+                       category="Classification", subcategory="Summary tables",
+                       labels={"table": "accuracy (Table 1 layout)"}),
         best=report(CLASSIFY_BEST, caption="../report/classification_best.rst",
-                    category="Classification", labels={"table": "best per comparison"}),
+                    category="Classification", subcategory="Summary tables",
+                    labels={"table": "best per comparison"}),
         heatmap=report(CLASSIFY_HEATMAP, caption="../report/classification.rst",
-                       category="Classification", labels={"table": "accuracy heatmap"}),
+                       category="Classification", subcategory="Summary tables",
+                       labels={"table": "accuracy heatmap"}),
     conda:
         "../../envs/tda_mci.yaml"
     log:
