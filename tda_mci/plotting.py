@@ -895,7 +895,8 @@ def plot_group_diagrams(
         for k, g in enumerate(groups):
             bars, n = pooled[g], len(diagrams[g])
             pers = bars[:, 1] - bars[:, 0]
-            label = f"{g} (n={n}): {len(bars) / n:.1f} bars, persistence {pers.sum() / n:.2f}"
+            label = (f"{g} (n={n}), per subject: {len(bars) / n:.1f} bars, "
+                     f"total persistence {pers.sum() / n:.2f}")
             color = colors[k % len(colors)]
             if q == 0:
                 ax.hist(bars[:, 1], bins=np.linspace(0, top, 30), density=True, histtype="step",

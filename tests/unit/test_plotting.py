@@ -268,7 +268,7 @@ def test_plot_group_diagrams(tmp_path, rng):
     h1 = [t.get_text() for t in axes[1].get_legend().get_texts()]
     bars = np.mean([len(d[1]) for d in dgms["HC"]])
     pers = np.mean([(d[1][:, 1] - d[1][:, 0]).sum() for d in dgms["HC"]])
-    assert h1[0] == f"HC (n=3): {bars:.1f} bars, persistence {pers:.2f}"
+    assert h1[0] == f"HC (n=3), per subject: {bars:.1f} bars, total persistence {pers:.2f}"
     assert h1[1].startswith("LMCI (n=2)")
     # H1 scatter: every bar of every subject is a point
     offsets = axes[1].collections[0].get_offsets()
