@@ -907,6 +907,7 @@ def plot_group_diagrams(
         if q == 0:
             ax.set_xlabel("death (H0 bars are born at 0)")
             ax.set_ylabel("density")
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # headroom for the legend
         else:
             ax.plot([0, top], [0, top], color="0.4", lw=0.8)
             ax.set_xlim(0, top * 1.02)
