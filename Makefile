@@ -22,12 +22,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
 
-## test-fast: the tests without the end-to-end workflow runs
+## test-fast: the unit and integration tiers (no workflow runs)
 test-fast: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -m "not slow"
 
+## lint: ruff (code and numpydoc docstrings), snakefmt --check (rules), snakemake --lint
 lint: $(STAMP)
 	$(BIN)/ruff check tda_mci tests
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
 
 ## report: Snakemake's HTML report of the last run

@@ -1,6 +1,9 @@
 # tda_mci: persistent homology of resting-state fMRI in mild cognitive impairment.
-# Table of contents: configuration and its validation, the stages, and the final targets.
+# Table of contents: configuration and its validation, the stages in data-flow order, and
+# the final targets. Settings and their defaults: tda_mci/schemas/config.schema.yaml.
 from snakemake.utils import min_version, validate
+
+from tda_mci.settings import CONFIG_SCHEMA
 
 min_version("9.0")
 
@@ -11,27 +14,23 @@ configfile: "config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, str(CONFIG_SCHEMA))
 
 
 include: "workflow/rules/common.smk"
-
-
-validate(PARTICIPANTS, "workflow/schemas/participants.schema.yaml")
-
-
 include: "workflow/rules/demo.smk"
-include: "workflow/rules/extract.smk"
+include: "workflow/rules/timeseries.smk"
 include: "workflow/rules/qc.smk"
-include: "workflow/rules/homology.smk"
+include: "workflow/rules/diagrams.smk"
 include: "workflow/rules/distances.smk"
-include: "workflow/rules/stats.smk"
-include: "workflow/rules/cnn.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/pr_statistics.smk"
+include: "workflow/rules/ps_statistics.smk"
+include: "workflow/rules/classification.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
+    default_target: True
     input:
         *RUN_PRODUCTS,
-        RUNTIME_TABLE,
-    default_target: True
+        LAYOUT.runtime(),

@@ -1,6 +1,6 @@
 """tda_mci: persistent homology of resting-state fMRI for mild cognitive impairment.
 
-Public API (numpy in, numpy out; see DESIGN.md section 3)::
+Public API (numpy in, numpy out; see docs/architecture.md)::
 
     sliding_window(x, dimension=3, delay=1)
     persistence_diagrams(cloud, max_dim=2, backend="gudhi")
@@ -18,11 +18,11 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "sliding_window": "tda_mci.windows",
-    "persistence_diagrams": "tda_mci.homology",
-    "wasserstein_distance": "tda_mci.distances",
-    "distance_matrix": "tda_mci.distances",
-    "rank_sum_pvalues": "tda_mci.stats",
+    "sliding_window": "tda_mci.topology.windows",
+    "persistence_diagrams": "tda_mci.topology.homology",
+    "wasserstein_distance": "tda_mci.topology.distances",
+    "distance_matrix": "tda_mci.topology.distances",
+    "rank_sum_pvalues": "tda_mci.stats.ranksum",
 }
 
 __all__ = ["__version__", *_API]

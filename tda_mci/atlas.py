@@ -126,3 +126,18 @@ def networks(atlas: pd.DataFrame) -> dict[str, np.ndarray]:
     """
     keys = atlas["network"].map(network_key)
     return {k: np.flatnonzero(keys.to_numpy() == k) for k in sorted(keys.unique())}
+
+
+def check_atlas_networks(atlas: pd.DataFrame, source: str = "atlas") -> None:
+    """Every network needs at least two ROIs (a pair for the PR matrices and tests).
+
+    Raises
+    ------
+    ValueError
+        Naming the networks with fewer than two ROIs.
+    """
+    small = {k: len(v) for k, v in networks(atlas).items() if len(v) < 2}
+    if small:
+        raise ValueError(
+            f"{source}: network(s) with fewer than 2 ROIs have no ROI pair to compare: {small}"
+        )

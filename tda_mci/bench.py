@@ -23,6 +23,11 @@ Stages (``--stages``, comma-separated):
               subprocess: time and peak resident memory (ripser is not run: it needs
               ~18 GiB for one such ROI).  Not in the default set (minutes on 2 cores).
 
+The module is one self-contained program (about 550 lines): a data generator, one
+independent function per stage that times the reference and ours and checks their
+parity, and the table and command line around them; the stages share nothing but the
+generated data, so they are kept side by side for reading as one benchmark.
+
 Timings exclude numba compilation: the kernels are warmed up first (compiled once, then
 loaded from numba's on-disk cache) and the warm-up time is printed.  Peak memory is the
 process's peak resident set size (Linux ``VmHWM``, reset before each measured stage, so
@@ -160,8 +165,8 @@ def _finite_sorted(d: np.ndarray) -> np.ndarray:
 
 def warm_up() -> float:
     """Compile (or load from cache) every numba kernel and import the backends; seconds."""
-    from tda_mci.distances import distance_matrix, wasserstein_distance
-    from tda_mci.homology import persistence_diagrams
+    from tda_mci.topology.distances import distance_matrix, wasserstein_distance
+    from tda_mci.topology.homology import persistence_diagrams
 
     t0 = time.perf_counter()
     h0 = [np.c_[np.zeros(3), [1.0, 2.0, 3.0]], np.c_[np.zeros(2), [1.5, 2.5]]]
@@ -178,8 +183,8 @@ def warm_up() -> float:
 
 def stage_diagrams(series: np.ndarray, args) -> tuple[Row, list]:
     """Time ripser on a subset of ROIs and ours on all; check parity on the subset."""
-    from tda_mci.homology import subject_diagrams
-    from tda_mci.windows import sliding_window
+    from tda_mci.topology.homology import subject_diagrams
+    from tda_mci.topology.windows import sliding_window
 
     n_rois = series.shape[1]
     subset = np.linspace(0, n_rois - 1, min(args.ref_rois, n_rois)).astype(int)
@@ -213,7 +218,7 @@ def stage_diagrams(series: np.ndarray, args) -> tuple[Row, list]:
 
 def stage_h0(dgms: list, args) -> list[Row]:
     """Time one H0 distance: persim, our single call, our matrix engine per pair."""
-    from tda_mci.distances import distance_matrix, wasserstein_distance
+    from tda_mci.topology.distances import distance_matrix, wasserstein_distance
 
     h0 = [d[0] for d in dgms]
     rng = np.random.default_rng(args.seed + 1)
@@ -248,7 +253,7 @@ def stage_h0(dgms: list, args) -> list[Row]:
 def stage_pr(dgms: list, args) -> Row:
     """Time one subject's PR matrices: persim loops (complete) against ours."""
     from tda_mci.atlas import load_atlas, networks
-    from tda_mci.distances import roi_distance_matrices
+    from tda_mci.topology.distances import roi_distance_matrices
 
     nets = networks(load_atlas())
     t0 = time.perf_counter()
@@ -283,8 +288,8 @@ def roi_diagrams_over_subjects(n_subjects: int, args, n_volumes: int | None = No
     """Diagrams of ROI ``args.roi`` for subjects 0..n_subjects-1 (ours, threads)."""
     from joblib import Parallel, delayed
 
-    from tda_mci.homology import persistence_diagrams
-    from tda_mci.windows import sliding_window
+    from tda_mci.topology.homology import persistence_diagrams
+    from tda_mci.topology.windows import sliding_window
 
     n_volumes = n_volumes or args.T
 
@@ -299,7 +304,7 @@ def roi_diagrams_over_subjects(n_subjects: int, args, n_volumes: int | None = No
 
 def stage_ps(args) -> Row:
     """Time one ROI's PS matrices: persim on sampled pairs (extrapolated) against ours."""
-    from tda_mci.distances import subject_distance_matrices
+    from tda_mci.topology.distances import subject_distance_matrices
 
     by_subject = roi_diagrams_over_subjects(args.N, args)
     n = len(by_subject)
@@ -334,7 +339,7 @@ def _child(kind: str, args) -> dict:
     """Run ``psmem`` or ``long`` in this (fresh) process; return measurements."""
     warm = warm_up()
     if kind == "psmem":
-        from tda_mci.distances import subject_distance_matrices
+        from tda_mci.topology.distances import subject_distance_matrices
 
         t0 = time.perf_counter()
         by_subject = roi_diagrams_over_subjects(args.psmem_n, args)
@@ -345,7 +350,7 @@ def _child(kind: str, args) -> dict:
         assert m.shape == (3, args.psmem_n, args.psmem_n)
         assert np.allclose(m, m.transpose(0, 2, 1)) and np.isfinite(m).all()
         return {"seconds": seconds, "diagram_seconds": dgm_s, "peak_mb": _peak_mb(), "warm": warm}
-    from tda_mci.homology import subject_diagrams
+    from tda_mci.topology.homology import subject_diagrams
 
     series = simulate_subject(0, args.long_T, args.seed, args.raw_scale)
     t0 = time.perf_counter()
@@ -497,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             by_name["diagrams"] = row
         else:
-            from tda_mci.homology import subject_diagrams
+            from tda_mci.topology.homology import subject_diagrams
 
             dgms = subject_diagrams(series, n_jobs=args.threads)
     if "h0" in stages:

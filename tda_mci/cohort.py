@@ -1,13 +1,22 @@
-"""The cohort: participants table, subject labels and group comparisons."""
+"""The cohort: participants table, subject labels and group comparisons.
+
+The participants table is read and checked once, before the run (the workflow) and
+again in the stages that read it; after screening, the included subjects and their
+groups travel between stages as one table file (:func:`tda_mci.io.write_cohort`), and
+each stage pairs its input files with the cohort's subjects by the ``sub-`` entity of
+the file names (:func:`files_by_subject`), never by their position in a list.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tda_mci.paths import by_entity
 
 _SUBJECT = re.compile(r"^sub-[A-Za-z0-9]+$")
 
@@ -57,21 +66,41 @@ def check_participants(table: pd.DataFrame, source: str = "participants table") 
     if table["group"].isna().any():
         rows = ids[table["group"].isna()].tolist()
         raise ValueError(f"{source}: no group for {rows}")
+    _check_rows(table, source)
     table = table.copy()
     table["subject"] = ids.str.slice(4)
     return table.reset_index(drop=True)
 
 
-def comparison_key(pair: Sequence[str]) -> str:
-    """Return the file-name key of a comparison, e.g. ``("HC", "MCI")`` -> ``"HCvsMCI"``."""
-    a, b = pair
-    return f"{a}vs{b}"
+def _check_rows(table: pd.DataFrame, source: str) -> None:
+    """Check every row against ``participants.schema.yaml`` (column names, group names)."""
+    from jsonschema import Draft202012Validator
+
+    from tda_mci.settings import PARTICIPANTS_SCHEMA, load_schema
+
+    validator = Draft202012Validator(load_schema(PARTICIPANTS_SCHEMA))
+    for row in table.to_dict(orient="records"):
+        record = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+        for err in validator.iter_errors(record):
+            raise ValueError(f"{source}: {row['participant_id']}: {err.message}")
+
+
+def required_group_size(min_group_size: int, protocol: str, n_splits: int) -> tuple[int, str]:
+    """Fewest subjects each compared group needs, and the setting that asks for it.
+
+    ``qc.min_group_size``, or ``classification.n_splits`` when larger under the ``cv``
+    protocol (stratified k-fold needs a subject of each group in every fold).
+    """
+    if protocol == "cv" and n_splits > min_group_size:
+        return int(n_splits), ("classification.n_splits (stratified k-fold needs a subject "
+                               "of each group in every fold)")
+    return int(min_group_size), "qc.min_group_size"
 
 
 def check_comparisons(
     table: pd.DataFrame,
     comparisons: Iterable[Sequence[str]],
-    min_group_size: int = 2,
+    min_group_size: int,
     setting: str | None = None,
 ) -> None:
     """Check that every group named by a comparison has enough subjects.
@@ -109,13 +138,41 @@ def check_comparisons(
                 )
 
 
-def comparison_subjects(table: pd.DataFrame, pair: Sequence[str]) -> tuple[list[str], list[int]]:
+def comparison_subjects(table: pd.DataFrame, pair: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """Subjects of a comparison and their labels (0 = first group, 1 = second).
 
-    Subjects keep the table's order.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A cohort table (``subject``, ``group``).
+    pair : (str, str)
+        The reference group and the other group.
+
+    Returns
+    -------
+    subjects : list of str
+        Labels of the subjects in either group, in the table's order.
+    labels : numpy.ndarray of int64
+        0 for the reference group, 1 for the other.
     """
-    sel = table[table["group"].isin(pair)]
-    return sel["subject"].tolist(), [int(g == pair[1]) for g in sel["group"]]
+    sel = table[table["group"].isin(list(pair))]
+    return sel["subject"].astype(str).tolist(), (sel["group"] == pair[1]).to_numpy(np.int64)
+
+
+def files_by_subject(
+    paths: Iterable[str | Path], subjects: Sequence[str], what: str
+) -> dict[str, str]:
+    """Pair each subject with its file by the ``sub-`` entity of the file names.
+
+    See :func:`tda_mci.paths.by_entity` (subject label -> path, in ``subjects`` order;
+    an error names the subjects without a file or with several).
+    """
+    return by_entity(paths, "sub", subjects, what)
+
+
+def groups_of(table: pd.DataFrame) -> Mapping[str, str]:
+    """Subject label -> group of a cohort or participants table."""
+    return dict(zip(table["subject"].astype(str), table["group"].astype(str), strict=True))
 
 
 def demo_participants(n_per_group: dict[str, int], seed: int = 0) -> pd.DataFrame:

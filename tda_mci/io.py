@@ -1,8 +1,27 @@
-"""Reading and writing the pipeline's files; every write is atomic.
+"""Every file format of the pipeline: one writer and one reader per output kind.
 
-A file either appears complete or not at all: data are written to a temporary file in
-the destination folder and renamed into place, so a killed job never leaves an output
-that looks finished.
+===========================  =====================================  =========================
+output kind                  writer / reader                        file
+===========================  =====================================  =========================
+ROI time series              :func:`write_timeseries` /              ``*_timeseries.tsv`` +
+                             :func:`read_timeseries`                 ``.json`` sidecar
+persistence diagrams         :func:`write_diagrams` /                ``*_dgm.npz``
+                             :func:`read_diagrams`
+inter-ROI matrices (PR)      :func:`write_pr` / :func:`read_pr`      ``*_desc-PR_dist.npz``
+inter-subject matrices (PS)  :func:`write_ps` / :func:`read_ps`      ``*_desc-PS_dist.npz``
+rank-sum statistics          :func:`write_pr_statistics` /           ``*_stat.npz``
+                             :func:`read_pr_statistics`
+classifier records           :func:`write_record` /                  ``*_metrics.json``,
+                             :func:`read_record`                     ``*_permutation.json``
+the cohort                   :func:`write_cohort` /                  ``qc/included.tsv``
+                             :func:`read_cohort`
+tables                       :func:`write_tsv` / :func:`read_tsv`    ``*.tsv``
+===========================  =====================================  =========================
+
+Every write is atomic: data are written to a temporary file in the destination folder
+and renamed into place, so a killed job never leaves an output that looks finished.
+The layout of each file is documented with its writer (and in ``docs/architecture.md``);
+names come from :mod:`tda_mci.paths`.
 """
 
 from __future__ import annotations
@@ -75,10 +94,54 @@ def read_json(path: str | Path) -> Any:
 
 
 def write_tsv(path: str | Path, table: pd.DataFrame, float_format: str = "%.10g") -> None:
-    """Write a table as TSV without index."""
+    """Write a table as TSV without index (floats with 10 significant digits)."""
     atomic_write(
         path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
     )
+
+
+def read_tsv(path: str | Path, text: bool = False) -> pd.DataFrame:
+    """Read a TSV written by :func:`write_tsv`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The table.
+    text : bool
+        Read every column as text, and empty cells as empty strings (never NaN): for
+        tables of labels such as subject ids (``sub-NA`` is a valid BIDS label).
+    """
+    if text:
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return pd.read_csv(path, sep="\t")
+
+
+#: Columns of the cohort table (``qc/included.tsv``).
+COHORT_COLUMNS = ("participant_id", "subject", "group")
+
+
+def write_cohort(path: str | Path, table: pd.DataFrame) -> None:
+    """Write the cohort table: one row per included subject, participants order.
+
+    Columns :data:`COHORT_COLUMNS` (the label after ``sub-`` is ``subject``). Group
+    stages read the subjects and their groups from this file.
+    """
+    write_tsv(path, table[list(COHORT_COLUMNS)])
+
+
+def read_cohort(path: str | Path) -> pd.DataFrame:
+    """Read the cohort table written by :func:`write_cohort` (every value as text).
+
+    Raises
+    ------
+    ValueError
+        If a column of :data:`COHORT_COLUMNS` is missing.
+    """
+    table = read_tsv(path, text=True)
+    missing = [c for c in COHORT_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: not a cohort table (missing column(s) {missing})")
+    return table
 
 
 def write_timeseries(
@@ -117,7 +180,7 @@ def read_timeseries(path: str | Path) -> tuple[np.ndarray, list[int]]:
     return table.to_numpy(dtype=float), [int(c) for c in table.columns]
 
 
-def save_diagrams(
+def write_diagrams(
     path: str | Path,
     diagrams: Sequence[Sequence[np.ndarray]],
     rois: Sequence[int],
@@ -148,8 +211,8 @@ def save_diagrams(
     atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
 
 
-def load_diagrams(path: str | Path) -> tuple[list[list[np.ndarray]], list[int], dict[str, Any]]:
-    """Load a file written by :func:`save_diagrams`.
+def read_diagrams(path: str | Path) -> tuple[list[list[np.ndarray]], list[int], dict[str, Any]]:
+    """Load a file written by :func:`write_diagrams`.
 
     Returns
     -------
@@ -168,16 +231,132 @@ def load_diagrams(path: str | Path) -> tuple[list[list[np.ndarray]], list[int], 
     return [[per_dim[q][i] for q in range(len(dims))] for i in range(len(rois))], rois, meta
 
 
-def save_arrays(path: str | Path, meta: dict[str, Any] | None = None, **arrays: np.ndarray) -> None:
+def _save_arrays(
+    path: str | Path, meta: dict[str, Any] | None = None, **arrays: np.ndarray
+) -> None:
     """Save named arrays (and JSON metadata under ``meta``) to a compressed ``.npz``."""
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["meta"] = np.array(json.dumps(meta or {}, sort_keys=True))
     atomic_write(path, lambda tmp: np.savez_compressed(tmp, **payload), suffix=".npz")
 
 
-def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load a file written by :func:`save_arrays`; returns ``(arrays, meta)``."""
     with np.load(path, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files if k != "meta"}
         meta = json.loads(str(f["meta"])) if "meta" in f.files else {}
     return arrays, meta
+
+
+# ----------------------------------------------------------------------------- PR and PS
+def write_pr(
+    path: str | Path,
+    matrices: dict[str, np.ndarray],
+    rois: dict[str, np.ndarray],
+    meta: dict[str, Any],
+) -> None:
+    """Write one subject's inter-ROI (PR) matrices.
+
+    Layout: for every network key ``K`` (in the order given), an array ``K`` of shape
+    ``(n_dims, n, n)`` (``K[q, i, j]``: H_q Wasserstein distance between the network's
+    ROIs ``i`` and ``j``, atlas order within the network) and ``K_rois`` (their atlas
+    numbers); ``meta`` as JSON text.
+    """
+    arrays = {}
+    for net, mat in matrices.items():
+        arrays[net] = mat
+        arrays[f"{net}_rois"] = rois[net]
+    _save_arrays(path, meta=meta, **arrays)
+
+
+def read_pr(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict]:
+    """Read a file written by :func:`write_pr`.
+
+    Returns
+    -------
+    matrices : dict of str to numpy.ndarray, shape (n_dims, n, n)
+    rois : dict of str to list of int
+    meta : dict
+    """
+    arrays, meta = _load_arrays(path)
+    nets = [k for k in arrays if not k.endswith("_rois")]
+    return ({k: arrays[k] for k in nets},
+            {k: arrays[f"{k}_rois"].tolist() for k in nets}, meta)
+
+
+def write_ps(
+    path: str | Path,
+    matrices: dict[int, np.ndarray],
+    subjects: list[str],
+    meta: dict[str, Any],
+) -> None:
+    """Write the inter-subject (PS) matrices of a block of ROIs.
+
+    Layout: ``subjects`` (labels, the row order of every matrix), ``rois`` (atlas
+    numbers of the block) and, per ROI ``r``, ``roi<r>`` of shape ``(n_dims, N, N)``;
+    ``meta`` as JSON text.
+    """
+    _save_arrays(path, meta=meta, subjects=np.asarray(subjects),
+                 rois=np.asarray(list(matrices)), **{f"roi{r}": m for r, m in matrices.items()})
+
+
+def read_ps(path: str | Path) -> tuple[dict[int, np.ndarray], list[str], dict[str, Any]]:
+    """Read a file written by :func:`write_ps`.
+
+    Returns
+    -------
+    matrices : dict of int to numpy.ndarray, shape (n_dims, N, N)
+        By atlas ROI number, in file order.
+    subjects : list of str
+    meta : dict
+    """
+    arrays, meta = _load_arrays(path)
+    rois = [int(r) for r in arrays["rois"].tolist()]
+    return {r: arrays[f"roi{r}"] for r in rois}, arrays["subjects"].tolist(), meta
+
+
+# ----------------------------------------------------------------------------- statistics
+def write_pr_statistics(
+    path: str | Path,
+    results: dict[tuple[str, int], dict[str, np.ndarray]],
+    meta: dict[str, Any],
+) -> None:
+    """Write the rank-sum results of one comparison.
+
+    Layout: per network key ``K``, dimension ``q`` and result name ``x`` (``p``,
+    ``p_bh``, ``p_by``, ``U``, ``effect``, ``median_a``, ``median_b``, ``significant``:
+    the :func:`tda_mci.stats.compare_groups` dict), an ``(n, n)`` array ``K_Hq_x``;
+    ``meta`` as JSON text.
+    """
+    _save_arrays(path, meta=meta, **{
+        f"{net}_H{dim}_{name}": value
+        for (net, dim), res in results.items() for name, value in res.items()
+    })
+
+
+def read_pr_statistics(
+    path: str | Path,
+) -> tuple[dict[tuple[str, int], dict[str, np.ndarray]], dict[str, Any]]:
+    """Read a file written by :func:`write_pr_statistics`: ``({(net, dim): result}, meta)``."""
+    arrays, meta = _load_arrays(path)
+    results: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    for name, value in arrays.items():
+        net, dim, field = name.split("_", 2)
+        results.setdefault((net, int(dim[1:])), {})[field] = value
+    return results, meta
+
+
+# ----------------------------------------------------------------------------- records
+def write_record(path: str | Path, record: dict[str, Any]) -> None:
+    """Write a classifier record (metrics of one model, or a permutation test) as JSON.
+
+    The record's keys are documented by the stage that makes it
+    (:func:`tda_mci.model.stages.train_classifiers`,
+    :func:`tda_mci.model.stages.permutation_test`).
+    """
+    write_json(path, record)
+
+
+def read_record(path: str | Path) -> dict[str, Any]:
+    """Read a record written by :func:`write_record`."""
+    return read_json(path)

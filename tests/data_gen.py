@@ -10,7 +10,7 @@
 * :func:`make_network_csvs`: the paper's layout, ``{group}/{network}/{subject}.csv`` with
   one row per ROI.
 
-ROI signals come from :func:`tda_mci.demo.simulate_roi_signals` (network-shared slow
+ROI signals come from :func:`tda_mci.inputs.demo.simulate_roi_signals` (network-shared slow
 fluctuations plus ROI-specific AR(1) noise; patients carry a narrow-band oscillation in a
 few ROIs). Everything is a pure function of ``seed``.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tda_mci.atlas import load_atlas, networks
-from tda_mci.demo import simulate_roi_signals
+from tda_mci.inputs.demo import simulate_roi_signals
 
 #: Voxel size (mm), grid shape and origin (mm) of the small images.
 VOX = 4.0

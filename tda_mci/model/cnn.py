@@ -1,4 +1,4 @@
-"""The paper's hybrid 1D + 2D convolutional classifier of PR matrices (METHOD.md section 6).
+"""The paper's hybrid 1D + 2D convolutional classifier of PR matrices (docs/method.md, section 6).
 
 Input is a batch of standardised ``(n, n)`` PR matrices (one network, one homology
 dimension; rows and columns in atlas ROI order). Two branches read the same matrix:

@@ -3,7 +3,7 @@
 Every transform here acts on one subject at a time (nothing is estimated across
 subjects), so applying it before the cross-validation split leaks nothing. Anything
 fitted across subjects (feature scaling of the baselines) lives inside the fold, in
-:mod:`tda_mci.model.evaluate`.
+:mod:`tda_mci.model.baselines`.
 
 Conventions: a PR stack ``X`` has shape ``(subjects, n, n)``, rows and columns in atlas
 ROI order of one network; labels ``y`` are 0 for the comparison's first group (e.g. HC)
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
-    "check_int",
     "check_labels",
     "check_matrices",
     "check_subject_ids",
@@ -31,33 +30,6 @@ def _name(index: int, subject_ids: Sequence[str] | None) -> str:
     if subject_ids is None:
         return f"subject index {index}"
     return f"subject index {index} ({subject_ids[index]})"
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as int if it is an integer >= ``minimum``, else raise.
-
-    Parameters
-    ----------
-    name : str
-        Argument name for the error message.
-    value : object
-        The value to check (bool is rejected).
-    minimum : int
-        Smallest allowed value.
-
-    Returns
-    -------
-    int
-        The value.
-
-    Raises
-    ------
-    ValueError
-        Naming the argument and echoing the bad value.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_matrices(X, subject_ids: Sequence[str] | None = None) -> np.ndarray:

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tda_mci.model.cnn import HybridCNN
-from tda_mci.model.data import check_int, check_labels, check_matrices, standardise_matrices
+from tda_mci.model.data import check_labels, check_matrices, standardise_matrices
+from tda_mci.validation import check_int
 
 __all__ = ["predict_proba", "select_device", "train_model"]
 
@@ -131,16 +132,11 @@ def train_model(
 
     Parameters
     ----------
-    X_train : array_like
-        Raw PR matrices ``(subjects, n, n)`` of the training subjects.
-    y_train : array_like
-        Labels 0/1 of the training subjects.
-    epochs : int
-        Number of epochs (the maximum when early stopping is on).
-    batch_size : int
-        Mini-batch size (paper: 64; the last batch of an epoch may be smaller).
-    lr : float
-        Adam learning rate.
+    X_train, y_train : array_like
+        Raw PR matrices ``(subjects, n, n)`` and labels 0/1 of the training subjects.
+    epochs, batch_size, lr : int, int, float
+        Number of epochs (the maximum under early stopping), mini-batch size (paper: 64;
+        the last batch of an epoch may be smaller) and Adam learning rate.
     seed : int
         Seed of weight initialisation, dropout and shuffling.
     device : str or torch.device
@@ -152,7 +148,7 @@ def train_model(
         Dropout probability of the head.
     X_val, y_val : array_like, optional
         Inner validation subjects carved from the training fold (never test
-        subjects). Their loss and accuracy are recorded every epoch.
+        subjects); their loss and accuracy are recorded every epoch.
     early_stopping : int, optional
         Patience in epochs: stop when the validation loss has not improved for this
         many epochs and return the weights of the epoch with the lowest validation
@@ -181,6 +177,44 @@ def train_model(
     """
     X_train = check_matrices(X_train)
     y_train = check_labels(y_train, X_train.shape[0])
+    epochs, batch_size, threads, early_stopping = _check_settings(
+        epochs, batch_size, lr, threads, early_stopping, X_val, y_val, X_monitor, y_monitor
+    )
+    dev = select_device(device)
+    held_out = _held_out_sets(
+        X_train.shape[1], dev, val=(X_val, y_val), monitor=(X_monitor, y_monitor)
+    )
+    history = _new_history(dev, seed)
+    with _training_context(int(seed), dev, threads) as gen:
+        train, model, optimiser = _initialise(X_train, y_train, dropout, lr, dev)
+        _run_epochs(
+            model, optimiser, train, gen, epochs, batch_size, held_out, early_stopping, history
+        )
+    model.eval()
+    return model, history
+
+
+def _initialise(
+    X_train: np.ndarray, y_train: np.ndarray, dropout: float, lr: float, device: torch.device
+) -> tuple[tuple[torch.Tensor, torch.Tensor], HybridCNN, torch.optim.Adam]:
+    """Return the training tensors on ``device``, a new model and its Adam optimiser.
+
+    Call it under :func:`_training_context`: the weight initialisation draws from the
+    seeded global torch RNG.
+    """
+    Xt = _to_tensor(X_train, device)
+    yt = torch.as_tensor(y_train, device=device)
+    # channels_last: ~25% faster convolutions on CPU (oneDNN), same results.
+    model = HybridCNN(X_train.shape[1], n_classes=2, dropout=dropout)
+    model = model.to(device, memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam(model.parameters(), lr=float(lr))
+    return (Xt, yt), model, optimiser
+
+
+def _check_settings(
+    epochs, batch_size, lr, threads, early_stopping, X_val, y_val, X_monitor, y_monitor
+) -> tuple[int, int, int | None, int | None]:
+    """Check :func:`train_model`'s settings; return ``epochs, batch_size, threads, patience``."""
     epochs = check_int("epochs", epochs, 1)
     batch_size = check_int("batch_size", batch_size, 1)
     if not float(lr) > 0:
@@ -193,10 +227,24 @@ def train_model(
             raise ValueError("early_stopping needs an inner validation set (X_val, y_val)")
     if (X_val is None) != (y_val is None) or (X_monitor is None) != (y_monitor is None):
         raise ValueError("give X_val with y_val and X_monitor with y_monitor")
-    dev = select_device(device)
-    n = X_train.shape[1]
-    extra = {}
-    for name, Xe, ye in (("val", X_val, y_val), ("monitor", X_monitor, y_monitor)):
+    return epochs, batch_size, threads, early_stopping
+
+
+def _held_out_sets(
+    n: int, device: torch.device, **sets: tuple
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Check the evaluation-only sets ``name=(X, y)`` and move them to ``device``.
+
+    Sets given as ``(None, None)`` are left out. Matrices are standardised like the
+    training set; labels become int64 tensors.
+
+    Raises
+    ------
+    ValueError
+        If a set's matrices are not of side ``n`` or its labels are not one 0/1 per matrix.
+    """
+    out = {}
+    for name, (Xe, ye) in sets.items():
         if Xe is None:
             continue
         Xe = check_matrices(Xe)
@@ -205,73 +253,133 @@ def train_model(
         ye = np.asarray(ye)
         if ye.shape != (Xe.shape[0],) or not np.isin(ye, (0, 1)).all():
             raise ValueError(f"y_{name} must hold one label 0/1 per matrix of X_{name}")
-        extra[name] = (_to_tensor(Xe, dev), torch.as_tensor(ye.astype(np.int64), device=dev))
+        out[name] = (_to_tensor(Xe, device), torch.as_tensor(ye.astype(np.int64), device=device))
+    return out
 
-    history: dict = {
+
+def _new_history(device: torch.device, seed: int) -> dict:
+    """Return the empty training history (keys as documented in :func:`train_model`)."""
+    curves = ("train", "val", "monitor")
+    return {
         "epoch": [],
-        "train_loss": [],
-        "train_accuracy": [],
-        "val_loss": [],
-        "val_accuracy": [],
-        "monitor_loss": [],
-        "monitor_accuracy": [],
+        **{f"{curve}_{stat}": [] for curve in curves for stat in ("loss", "accuracy")},
         "best_epoch": None,
         "epochs_run": 0,
-        "device": str(dev),
+        "device": str(device),
         "seed": int(seed),
     }
-    with _training_context(int(seed), dev, threads) as generator:
-        Xt = _to_tensor(X_train, dev)
-        yt = torch.as_tensor(y_train, device=dev)
-        # channels_last: ~25% faster convolutions on CPU (oneDNN), same results.
-        model = HybridCNN(n, n_classes=2, dropout=dropout)
-        model = model.to(dev, memory_format=torch.channels_last)
-        optimiser = torch.optim.Adam(model.parameters(), lr=float(lr))
-        n_train = Xt.shape[0]
-        best_loss, best_state, best_epoch, waited = np.inf, None, epochs, 0
-        model.train()
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(n_train, generator=generator).to(dev)
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev)
-            for start in range(0, n_train, batch_size):
-                idx = order[start : start + batch_size]
-                xb, yb = Xt[idx], yt[idx]
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                with torch.no_grad():
-                    loss_sum += loss.detach() * idx.numel()
-                    correct += (logits.argmax(dim=1) == yb).sum()
-            history["epoch"].append(epoch)
-            history["train_loss"].append(loss_sum.item() / n_train)
-            history["train_accuracy"].append(correct.item() / n_train)
-            history["epochs_run"] = epoch
-            if "monitor" in extra:
-                m_loss, m_acc = _evaluate(model, *extra["monitor"])
-                history["monitor_loss"].append(m_loss)
-                history["monitor_accuracy"].append(m_acc)
-            if "val" in extra:
-                v_loss, v_acc = _evaluate(model, *extra["val"])
-                history["val_loss"].append(v_loss)
-                history["val_accuracy"].append(v_acc)
-                if early_stopping is not None:
-                    if v_loss < best_loss:
-                        best_loss, best_epoch, waited = v_loss, epoch, 0
-                        best_state = copy.deepcopy(model.state_dict())
-                    else:
-                        waited += 1
-                        if waited >= early_stopping:
-                            break
-        if early_stopping is not None and best_state is not None:
-            model.load_state_dict(best_state)
-        else:
-            best_epoch = history["epochs_run"]
-        history["best_epoch"] = int(best_epoch)
-    model.eval()
-    return model, history
+
+
+class _EarlyStopping:
+    """Patience bookkeeping on the validation loss; keeps the best weights seen.
+
+    Parameters
+    ----------
+    patience : int
+        Stop after this many epochs in a row without a strictly lower loss.
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss = np.inf
+        self.best_state = None
+        self.best_epoch = None
+        self.waited = 0
+
+    def should_stop(self, loss: float, epoch: int, model: nn.Module) -> bool:
+        """Record epoch ``epoch``'s validation ``loss``; return True to stop training."""
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.waited = loss, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore_best(self, model: nn.Module, epochs_run: int) -> int:
+        """Load the best weights into ``model``; return the epoch they are from.
+
+        Without any finite improvement (NaN losses) the final weights are kept and
+        ``epochs_run`` is returned.
+        """
+        if self.best_state is None:
+            return epochs_run
+        model.load_state_dict(self.best_state)
+        return self.best_epoch
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    Xt: torch.Tensor,
+    yt: torch.Tensor,
+    generator: torch.Generator,
+    batch_size: int,
+) -> tuple[float, float]:
+    """One shuffled pass in mini-batches; return the epoch's mean loss and accuracy.
+
+    The order is ``torch.randperm`` drawn from ``generator`` (on CPU); the loss is
+    weighted by batch size, so the mean is over training subjects (dropout on).
+    """
+    dev = Xt.device
+    n_train = Xt.shape[0]
+    order = torch.randperm(n_train, generator=generator).to(dev)
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev)
+    for start in range(0, n_train, batch_size):
+        idx = order[start : start + batch_size]
+        xb, yb = Xt[idx], yt[idx]
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            loss_sum += loss.detach() * idx.numel()
+            correct += (logits.argmax(dim=1) == yb).sum()
+    return loss_sum.item() / n_train, correct.item() / n_train
+
+
+def _run_epochs(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    train: tuple[torch.Tensor, torch.Tensor],
+    generator: torch.Generator,
+    epochs: int,
+    batch_size: int,
+    held_out: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    early_stopping: int | None,
+    history: dict,
+) -> None:
+    """Train up to ``epochs`` epochs, filling in ``history``.
+
+    After each epoch the ``monitor`` set, then the ``val`` set of ``held_out`` are
+    evaluated (dropout off, no random draws). With ``early_stopping`` (a patience)
+    training stops when the validation loss stalls and the best weights are restored.
+    """
+    stopper = None if early_stopping is None else _EarlyStopping(early_stopping)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        train_loss, train_acc = _train_epoch(model, optimiser, *train, generator, batch_size)
+        history["epoch"].append(epoch)
+        history["train_loss"].append(train_loss)
+        history["train_accuracy"].append(train_acc)
+        history["epochs_run"] = epoch
+        if "monitor" in held_out:
+            _record(history, "monitor", model, *held_out["monitor"])
+        if "val" in held_out:
+            v_loss = _record(history, "val", model, *held_out["val"])
+            if stopper is not None and stopper.should_stop(v_loss, epoch, model):
+                break
+    run = history["epochs_run"]
+    history["best_epoch"] = int(run if stopper is None else stopper.restore_best(model, run))
+
+
+def _record(history: dict, name: str, model: nn.Module, X: torch.Tensor, y: torch.Tensor):
+    """Evaluate ``model`` on one held-out set, append to ``history``; return the loss."""
+    loss, acc = _evaluate(model, X, y)
+    history[f"{name}_loss"].append(loss)
+    history[f"{name}_accuracy"].append(acc)
+    return loss
 
 
 def predict_proba(

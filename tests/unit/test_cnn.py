@@ -6,7 +6,7 @@ from tda_mci.model.cnn import HybridCNN, count_parameters
 
 
 def expected_parameters(n, n_classes=2):
-    """Parameter count of METHOD.md section 6, by hand: (fan_in + 1) * fan_out per layer."""
+    """Parameter count of docs/method.md section 6, by hand: (fan_in + 1) * fan_out per layer."""
     convs = [(1, 16), (16, 32), (32, 64), (64, 128), (128, 256)]
     conv = sum((c_in * 3 * 3 + 1) * c_out for c_in, c_out in convs)
     branch1d = (n * n + 1) * 256

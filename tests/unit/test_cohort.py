@@ -4,11 +4,11 @@ import pytest
 from tda_mci.cohort import (
     check_comparisons,
     check_participants,
-    comparison_key,
     comparison_subjects,
     demo_participants,
     load_participants,
 )
+from tda_mci.paths import comparison_key
 
 
 def _table(ids, groups):
@@ -49,7 +49,8 @@ def test_comparisons_need_enough_subjects():
 
 def test_comparison_subjects_and_key():
     table = check_participants(_table(["sub-1", "sub-2", "sub-3"], ["MCI", "EMCI", "HC"]))
-    assert comparison_subjects(table, ("HC", "MCI")) == (["1", "3"], [1, 0])
+    subjects, labels = comparison_subjects(table, ("HC", "MCI"))
+    assert subjects == ["1", "3"] and labels.tolist() == [1, 0]
     assert comparison_key(("HC", "MCI")) == "HCvsMCI"
 
 

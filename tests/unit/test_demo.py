@@ -8,7 +8,7 @@ import pytest
 from nilearn.maskers import NiftiSpheresMasker
 
 from tda_mci.atlas import load_atlas, networks
-from tda_mci.demo import DEFAULT_EFFECT, generate_demo_cohort, simulate_roi_signals
+from tda_mci.inputs.demo import DEFAULT_EFFECT, generate_demo_cohort, simulate_roi_signals
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """On the demo's signal model, the planted network separates HC from LMCI above chance.
 
 The demo cohort plants a narrow-band oscillation in five DMN ROIs of patients
-(:data:`tda_mci.demo.DEFAULT_EFFECT`, weight 0.9 in LMCI). This test runs the real chain
+(:data:`tda_mci.inputs.demo.DEFAULT_EFFECT`, weight 0.9 in LMCI). This test runs the real chain
 on ROI-level signals of that model, at the demo's size (10 + 10 subjects, 140 volumes,
 TR 3 s): sliding windows -> GUDHI diagrams -> exact Wasserstein PR matrices -> the hybrid
 CNN in 5-fold cross-validation, with the demo config's 10 epochs. The NIfTI round trip is
@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from tda_mci.atlas import load_atlas, networks
-from tda_mci.demo import DEFAULT_N_PER_GROUP, simulate_roi_signals
-from tda_mci.distances import roi_distance_matrices
-from tda_mci.homology import subject_diagrams
+from tda_mci.inputs.demo import simulate_roi_signals
 from tda_mci.model.evaluate import cross_validate
+from tda_mci.settings import schema_default
+from tda_mci.topology.distances import roi_distance_matrices
+from tda_mci.topology.homology import subject_diagrams
 
-N_PER_GROUP, N_VOLUMES, TR, EPOCHS = DEFAULT_N_PER_GROUP["HC"], 140, 3.0, 10
+N_PER_GROUP, N_VOLUMES, TR, EPOCHS = schema_default("demo.n_per_group")["HC"], 140, 3.0, 10
 
 
 def dmn_h0_pr(groups, seed):

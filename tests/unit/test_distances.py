@@ -8,17 +8,16 @@ from gudhi import bottleneck_distance as gudhi_bottleneck
 from gudhi.wasserstein import wasserstein_distance as gudhi_wasserstein
 from scipy.optimize import linear_sum_assignment
 
-from tda_mci import _kernels
-from tda_mci.distances import (
+from tda_mci.topology import _kernels
+from tda_mci.topology.distances import (
     cross_distance_matrix,
     distance_matrix,
     roi_distance_matrices,
     subject_distance_matrices,
-    subject_distance_matrix,
     wasserstein_distance,
 )
-from tda_mci.homology import persistence_diagrams
-from tda_mci.windows import sliding_window
+from tda_mci.topology.homology import persistence_diagrams
+from tda_mci.topology.windows import sliding_window
 
 SQRT2 = math.sqrt(2.0)
 
@@ -366,10 +365,9 @@ def test_subject_distance_matrices(diagrams, raw_diagrams):
     assert ps.shape == (3, 11, 11)
     for dim in range(3):
         dgms = [d[dim] for d in by_subject]
-        np.testing.assert_array_equal(ps[dim], subject_distance_matrix(dgms))
         np.testing.assert_array_equal(ps[dim], distance_matrix(dgms))
         for i in range(0, 11, 2):
             ref = [reference_wasserstein(dgms[i], b) for b in dgms]
             np.testing.assert_allclose(ps[dim][i], ref, rtol=1e-9, atol=0)
     with pytest.raises(ValueError, match="subject 4: contains NaN"):
-        subject_distance_matrix([[[0, 1]]] * 4 + [[[0, np.nan]]])
+        subject_distance_matrices([[[[0, 1]]]] * 4 + [[[[0, np.nan]]]])

@@ -15,11 +15,11 @@ from tda_mci.model.cnn import HybridCNN
 from tda_mci.model.data import standardise_matrices, upper_triangle
 from tda_mci.model.evaluate import (
     cross_validate,
-    fold_seed,
     make_folds,
     permutation_pvalue,
     result_to_json,
 )
+from tda_mci.model.folds import fold_seed
 from tda_mci.model.metrics import binary_metrics, roc_auc, summarise_folds
 from tda_mci.model.tables import best_records, best_results_table, record_key, summary_table
 

@@ -7,7 +7,8 @@ import pytest
 from scipy.signal import detrend as scipy_detrend
 
 from tda_mci.atlas import load_atlas
-from tda_mci.extract import extract_timeseries, validate_timeseries
+from tda_mci.inputs.extract import extract_timeseries
+from tda_mci.inputs.readers import validate_timeseries
 
 VOX = 4.0
 ORIGIN = np.array([-20.0, -24.0, -16.0])
@@ -73,7 +74,8 @@ def _reference_means(data, affine, coords, radius, mask=None):
 
 
 def _raw_kwargs():
-    return {"standardize": None, "detrend": False}
+    """Raw sphere means of the short test images (fewer volumes than the configured 20)."""
+    return {"standardize": None, "detrend": False, "min_volumes": 3}
 
 
 @pytest.fixture
@@ -258,7 +260,7 @@ def test_tr_mismatch(tmp_path, small_atlas, rng):
     with pytest.raises(ValueError, match="header is 2 s.*t_r = 3 s") as e:
         extract_timeseries(p, small_atlas, subject="07", t_r=3.0)
     _assert_names(e, "07", p)
-    got, side = extract_timeseries(p, small_atlas, t_r=2.0)
+    got, side = extract_timeseries(p, small_atlas, t_r=2.0, min_volumes=3)
     assert side["RepetitionTime"] == 2.0
 
 
@@ -266,7 +268,7 @@ def test_tr_in_milliseconds_is_converted(tmp_path, small_atlas, rng):
     img = _image(1000 + rng.standard_normal((*SHAPE, 10)), tr=3000.0)
     img.header.set_xyzt_units("mm", "msec")
     p = _save(img, tmp_path / "ms.nii.gz")
-    _, side = extract_timeseries(p, small_atlas, t_r=3.0)
+    _, side = extract_timeseries(p, small_atlas, t_r=3.0, min_volumes=3)
     assert side["HeaderRepetitionTime"] == pytest.approx(3.0)
 
 
@@ -393,7 +395,8 @@ def test_validate_bad_values(small_atlas, rng, edit, reason):
 def test_validate_too_few_rows(small_atlas, rng):
     with pytest.raises(ValueError, match="2 volumes \\(rows\\); need at least 3") as e:
         validate_timeseries(
-            rng.standard_normal((2, 4)), [1, 2, 3, 4], small_atlas, subject="03", path="/d/s.tsv"
+            rng.standard_normal((2, 4)), [1, 2, 3, 4], small_atlas, subject="03", path="/d/s.tsv",
+            min_volumes=3,
         )
     _assert_names(e, "03", "/d/s.tsv")
 
@@ -404,7 +407,7 @@ def test_validate_too_few_rows(small_atlas, rng):
 def test_subject_errors_carry_subject_file_and_reason(bold, small_atlas, tmp_path, rng):
     import pickle
 
-    from tda_mci.extract import SubjectDataError
+    from tda_mci.validation import SubjectDataError
 
     p = _save(_image(rng.standard_normal(SHAPE)), tmp_path / "3d.nii.gz")
     with pytest.raises(SubjectDataError) as e:
@@ -428,7 +431,7 @@ def test_subject_errors_carry_subject_file_and_reason(bold, small_atlas, tmp_pat
 
 
 def test_argument_errors_are_not_subject_errors(bold, small_atlas):
-    from tda_mci.extract import SubjectDataError
+    from tda_mci.validation import SubjectDataError
 
     path, _ = bold
     for kwargs in ({"t_r": 0.0}, {"radius": -1.0}, {"standardize": "zscore"}):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tda_mci.homology import persistence_diagrams, subject_diagrams
-from tda_mci.windows import sliding_window
+from tda_mci.topology.homology import persistence_diagrams, subject_diagrams
+from tda_mci.topology.windows import sliding_window
 
 
 def bold_like(rng, n=140, n_rois=1, raw_scale=False):

@@ -1,34 +1,31 @@
 import json
-import re
-import sys
 from pathlib import Path
 
+import data_gen as dg
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 
-from tda_mci.atlas import load_atlas, networks
+from tda_mci.atlas import check_atlas_networks, load_atlas, networks
 from tda_mci.cohort import check_participants
-from tda_mci.extract import SubjectDataError
-from tda_mci.inputs import (
-    check_atlas_networks,
-    embedding_min_volumes,
-    find_fmriprep_files,
-    format_pattern,
+from tda_mci.inputs.readers import (
     load_fmriprep_confounds,
-    load_subject_series,
-    parse_bids_name,
     read_confounds_table,
     read_network_csvs,
     read_series_table,
+)
+from tda_mci.inputs.series import load_subject_series
+from tda_mci.inputs.sources import (
+    find_fmriprep_files,
+    format_pattern,
     resolve_cohort_inputs,
     resolve_pattern,
     resolve_subject_inputs,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import data_gen as dg  # noqa: E402
+from tda_mci.paths import parse_bids_name
+from tda_mci.topology.windows import min_series_length
+from tda_mci.validation import SubjectDataError
 
 SPACE = dg.SPACE
 
@@ -403,18 +400,21 @@ def test_timeseries_tr_mismatch_and_embedding_length(tmp_path, cohort):
     atlas = load_atlas()
     tsv = dg.make_timeseries_tables(tmp_path, cohort, n_volumes=12)
     with pytest.raises(SubjectDataError, match="RepetitionTime is 2 s.*t_r = 3 s") as e:
-        load_subject_series("timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=3.0)
+        load_subject_series("timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=3.0,
+                            min_volumes=3)
     _names(e, "01", tsv["01"].with_suffix(".json"))
     data, side = load_subject_series(
-        "timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=2.0, embedding=(6, 2)
+        "timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=2.0, embedding=(6, 2),
+        min_volumes=3,
     )
-    assert embedding_min_volumes(6, 2) == 12 and data.shape == (12, 160)
+    assert min_series_length(6, 2, n_points=2) == 12 and data.shape == (12, 160)
     assert side["SourceRepetitionTime"] == 2.0 and side["MinimumVolumes"] == 12
     with pytest.raises(
         SubjectDataError, match=r"embedding \(window 7, delay 2\) needs at least 14"
     ) as e:
         load_subject_series(
-            "timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=2.0, embedding=(7, 2)
+            "timeseries", {"timeseries": tsv["01"]}, atlas, subject="01", t_r=2.0, embedding=(7, 2),
+            min_volumes=3,
         )
     _names(e, "01", tsv["01"])
     with pytest.raises(SubjectDataError, match="12 volumes \\(rows\\); need at least 20"):
@@ -432,7 +432,7 @@ def test_network_csvs_reassemble_atlas_order(tmp_path, cohort):
     np.testing.assert_array_equal(x, dg.series(cohort, n_volumes=15)["03"])
     assert rois == list(range(1, 161))
     data, side = load_subject_series(
-        "network_csv", {"network_csv": files}, atlas, subject="03", t_r=2.0
+        "network_csv", {"network_csv": files}, atlas, subject="03", t_r=2.0, min_volumes=3
     )
     np.testing.assert_array_equal(data, x)
     assert side["Source"] == [str(f) for f in files] and side["InputKind"] == "network_csv"
@@ -466,7 +466,8 @@ def test_bad_subject_data_is_a_subject_error(tmp_path, cohort):
     t["7"] = 0.0
     t.to_csv(tsv["04"], sep="\t", index=False)
     with pytest.raises(SubjectDataError, match="all zero: 7") as e:
-        load_subject_series("timeseries", {"timeseries": tsv["04"]}, atlas, subject="04", t_r=2.0)
+        load_subject_series("timeseries", {"timeseries": tsv["04"]}, atlas, subject="04", t_r=2.0,
+                            min_volumes=3)
     assert (e.value.subject, e.value.file) == ("04", str(tsv["04"]))
     with pytest.raises(ValueError, match="kind = 'bids'"):
         load_subject_series("bids", {}, atlas, subject="04", t_r=2.0)
@@ -489,7 +490,7 @@ def test_atlas_networks_need_two_rois(atlas):
 
 
 # ----------------------------------------------------------------------------- config schema
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "tda_mci" / "schemas" / "config.schema.yaml"
 
 
 def _validate(cfg):
@@ -562,111 +563,3 @@ def test_schema_rejects_bad_inputs_and_qc(cfg, message):
 
     with pytest.raises(WorkflowError, match=message):
         _validate(cfg)
-
-
-# ----------------------------------------------------------------------------- CLI, bad data
-def _bad_image(tmp_path, case, atlas):
-    """One subject's image broken in one way; returns (path, extra CLI args, reason regex)."""
-    rng = np.random.default_rng(7)
-    sig = dg.roi_signals(atlas, "HC", 30, 2.0, 0, 0)
-    data = dg.image_data(sig, atlas, rng)
-    path = tmp_path / "sub-09_bold.nii.gz"
-    args, tr = [], 2.0
-    if case == "nan":
-        data[5, 6, 7, 3] = np.nan
-        reason = r"1 NaN or Inf values"
-    elif case == "constant_roi":
-        c = atlas.loc[4, ["x", "y", "z"]].to_numpy(float)
-        ijk = np.indices(dg.SHAPE).reshape(3, -1).T
-        xyz = ijk @ dg.affine()[:3, :3].T + dg.affine()[:3, 3]
-        flat = data.reshape(-1, 30)
-        flat[np.sqrt(((xyz - c) ** 2).sum(axis=1)) <= 8.0] = 900.0
-        reason = r"1 ROI series are constant: 5 \(VIS 5\)"
-    elif case == "zero_roi":
-        c = atlas.loc[4, ["x", "y", "z"]].to_numpy(float)
-        ijk = np.indices(dg.SHAPE).reshape(3, -1).T
-        xyz = ijk @ dg.affine()[:3, :3].T + dg.affine()[:3, 3]
-        data.reshape(-1, 30)[np.sqrt(((xyz - c) ** 2).sum(axis=1)) <= 8.0] = 0.0
-        reason = r"1 ROI series are all zero"
-    elif case == "tr":
-        tr = 3.0
-        reason = r"header is 3 s but the configuration says t_r = 2 s"
-    elif case == "few_volumes":
-        args = ["--min-volumes", "40"]
-        reason = r"image has 30 volumes; need at least 40"
-    elif case == "embedding":
-        args = ["--min-volumes", "3", "--embedding-dimension", "15", "--embedding-delay", "2"]
-        reason = r"29 volumes kept; the embedding \(window 15, delay 2\) needs at least 30"
-        data = data[..., :29]
-    elif case == "fov":
-        moved = atlas.copy()
-        moved.loc[19, ["x", "y", "z"]] = [0.0, 90.0, 0.0]
-        moved.to_csv(tmp_path / "atlas.tsv", sep="\t", index=False)
-        reason = r"1 ROI sphere\(s\) hold no voxel \(outside the field of view\): 20"
-    img = nib.Nifti1Image(data.astype(np.float32), dg.affine())
-    img.header.set_xyzt_units("mm", "sec")
-    img.header.set_zooms((4.0, 4.0, 4.0, tr))
-    if case == "3d":
-        img = nib.Nifti1Image(data[..., 0].astype(np.float32), dg.affine())
-        reason = r"image is 3D"
-    nib.save(img, str(path))
-    if case == "unreadable":
-        path.write_bytes(b"\x1f\x8b" + b"garbage" * 40)
-        reason = r"unreadable image"
-    elif case == "truncated":
-        path.write_bytes(path.read_bytes()[:3000])
-        reason = r"truncated or corrupt"
-    return path, args, reason
-
-
-BAD_CASES = [
-    "unreadable",
-    "truncated",
-    "3d",
-    "nan",
-    "fov",
-    "few_volumes",
-    "embedding",
-    "constant_roi",
-    "zero_roi",
-    "tr",
-]
-
-
-@pytest.mark.parametrize("case", BAD_CASES)
-def test_cli_bad_subject_names_subject_file_reason_and_writes_nothing(
-    tmp_path, atlas, case, capsys
-):
-    """Every per-subject check through the CLI: `timeseries` fails and leaves no output;
-    `screen` records the same file and reason as an exclusion."""
-    from tda_mci import io
-    from tda_mci.cli import main
-
-    path, args, reason = _bad_image(tmp_path, case, atlas)
-    if not (tmp_path / "atlas.tsv").exists():
-        atlas.to_csv(tmp_path / "atlas.tsv", sep="\t", index=False)
-    out = tmp_path / "out" / "sub-09_timeseries.tsv"
-    common = [
-        "--subject",
-        "09",
-        "--kind",
-        "nifti",
-        "--source",
-        str(path),
-        "--atlas",
-        str(tmp_path / "atlas.tsv"),
-        "--t-r",
-        "2",
-        "--min-volumes",
-        "20",
-        *args,
-    ]
-    assert main(["timeseries", *common, "--output", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert re.search(rf"subject 09, file {re.escape(str(path))}: .*{reason}", err), err
-    # nothing for the subject looks complete: no output, not even a temporary file
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    assert main(["screen", *common, "--output", str(tmp_path / "screen.json")]) == 0
-    record = io.read_json(tmp_path / "screen.json")
-    assert record["Status"] == "excluded" and record["File"] == str(path)
-    assert re.search(reason, record["Reason"])

@@ -18,8 +18,8 @@ def test_timeseries_roundtrip_is_exact(tmp_path, rng):
 
 def test_diagrams_roundtrip_with_empty_dimensions(tmp_path, rng):
     dgms = [[rng.random((4, 2)), np.empty((0, 2)), rng.random((1, 2))] for _ in range(3)]
-    io.save_diagrams(tmp_path / "d.npz", dgms, [7, 8, 9], {"backend": "gudhi"})
-    back, rois, meta = io.load_diagrams(tmp_path / "d.npz")
+    io.write_diagrams(tmp_path / "d.npz", dgms, [7, 8, 9], {"backend": "gudhi"})
+    back, rois, meta = io.read_diagrams(tmp_path / "d.npz")
     assert rois == [7, 8, 9] and meta == {"backend": "gudhi"}
     for a, b in zip(dgms, back, strict=True):
         for x, y in zip(a, b, strict=True):

@@ -1,4 +1,4 @@
-"""Tests of tda_mci.stats against scipy and straightforward reference implementations."""
+"""Tests of tda_mci.stats.ranksum against scipy and straightforward reference implementations."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tda_mci.windows import n_windows, sliding_window
+from tda_mci.topology.windows import min_series_length, sliding_window
 
 
 def ar1(rng, n=140, phi=0.6):
@@ -34,7 +34,8 @@ def test_rows_match_an_explicit_loop(rng, dimension, delay):
     )
     cloud = sliding_window(x, dimension=dimension, delay=delay)
     np.testing.assert_array_equal(cloud, expected)
-    assert len(cloud) == n_windows(len(x), dimension, delay)
+    assert len(cloud) == len(x) - (dimension - 1) * delay
+    assert len(sliding_window(x[: min_series_length(dimension, delay, 2)], dimension, delay)) == 2
 
 
 def test_result_is_a_contiguous_copy(rng):
@@ -83,5 +84,5 @@ def test_input_must_be_one_dimensional(bad):
     ],
 )
 def test_invalid_parameters_echo_the_value(kwargs, name):
-    with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+    with pytest.raises(ValueError, match=f"{name} must be an integer >= 1"):
         sliding_window(np.arange(10.0), **kwargs)

@@ -3,17 +3,19 @@
 
 rule demo_cohort:
     output:
-        participants=DEMO_PARTICIPANTS,
-        truth=DEMO_TRUTH,
-        bold=every_subject(demo_bold()),
-        mask=every_subject(demo_mask()),
-    params:
-        args=demo_args(),
+        participants=LAYOUT.demo_participants(),
+        truth=LAYOUT.demo_truth(),
+        bold=every_subject(LAYOUT.demo_bold()),
+        mask=every_subject(LAYOUT.demo_mask()),
+    log:
+        LAYOUT.log("demo_cohort"),
+    benchmark:
+        LAYOUT.benchmark("demo_cohort")
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("demo_cohort"),
-    benchmark:
-        benchmark_file("demo_cohort")
+    params:
+        settings=settings("demo_cohort"),
+        demo_dir=LAYOUT.demo_dir(),
     shell:
-        "tda-mci demo --participants {output.participants} {params.args} > {log} 2>&1"
+        "tda-mci demo-cohort --settings {params.settings:q} --demo-dir {params.demo_dir:q} "
+        "> {log:q} 2>&1"

@@ -5,40 +5,39 @@ rule roi_distances:
     input:
         DIAGRAMS,
     output:
-        PR,
-    params:
-        metric=metric_args(),
-        atlas=atlas_arg(),
-    threads: 1  # as compute_diagrams: subjects in parallel; the SLURM profile raises it
+        LAYOUT.pr(),
+    log:
+        LAYOUT.log("roi_distances", sub="{subject}"),
+    benchmark:
+        LAYOUT.benchmark("roi_distances", sub="{subject}")
     group:
         "subject"
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("roi_distances", sub="{subject}"),
-    benchmark:
-        benchmark_file("roi_distances", sub="{subject}")
+    threads: 1  # as compute_diagrams: subjects in parallel; the SLURM profile raises it
+    params:
+        settings=settings("roi_distances"),
     shell:
-        "tda-mci pr --subject {wildcards.subject} --input {input} --output {output} "
-        "{params.metric} {params.atlas} --n-jobs {threads} > {log} 2>&1"
+        "tda-mci roi-distances --settings {params.settings:q} --subject {wildcards.subject} "
+        "--diagrams {input:q} --output {output:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule subject_distances:
     input:
-        all_subjects(DIAGRAMS),
+        cohort=LAYOUT.included(),
+        diagrams=all_subjects(DIAGRAMS),
     output:
-        PS,
-    params:
-        subjects=subject_labels,
-        rows=ps_block_rows,
-        metric=metric_args(),
-    threads: 4
+        LAYOUT.ps(),
+    log:
+        LAYOUT.log("subject_distances", block="{block}"),
+    benchmark:
+        LAYOUT.benchmark("subject_distances", block="{block}")
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("subject_distances", block="{block}"),
-    benchmark:
-        benchmark_file("subject_distances", block="{block}")
+    threads: 4
+    params:
+        settings=settings("subject_distances"),
     shell:
-        "tda-mci ps --subjects {params.subjects} --inputs {input} --rows {params.rows} "
-        "--output {output} {params.metric} --n-jobs {threads} > {log} 2>&1"
+        "tda-mci subject-distances --settings {params.settings:q} --cohort {input.cohort:q} "
+        "--diagrams {input.diagrams:q} --block {wildcards.block} --output {output:q} "
+        "--threads {threads} > {log:q} 2>&1"

@@ -1,4 +1,4 @@
-# Quality control: per-subject screening (policy exclude), the included/excluded tables
+# Quality control: per-subject screening (policy exclude), the cohort and exclusion tables
 # (a checkpoint: group analyses use the included subjects), carpet plots, the cohort table.
 # Policy fail: screen_cohort reads the written time series (all subjects passed, or the run
 # stopped at extraction). Policy exclude: screen_subject runs every check of extraction
@@ -12,76 +12,96 @@ localrules:
 
 rule screen_subject:
     input:
-        unpack(subject_inputs),
+        unpack(subject_sources),
     output:
-        SCREEN,
-    params:
-        source=source_args,
-        args=extraction_args(),
+        LAYOUT.screen(),
+    log:
+        LAYOUT.log("screen_subject", sub="{subject}"),
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("screen_subject", sub="{subject}"),
+    params:
+        settings=settings("screen_subject"),
+        sources=sources_json,
     shell:
-        "tda-mci screen --subject {wildcards.subject} {params.source} --output {output} "
-        "{params.args} > {log} 2>&1"
+        "tda-mci screen-subject --settings {params.settings:q} --subject {wildcards.subject} "
+        "--sources {params.sources:q} --output {output:q} > {log:q} 2>&1"
 
 
 checkpoint screen_cohort:
     input:
-        screen_records,
+        participants=PARTICIPANTS_FILE,
+        records=screen_records,
     output:
-        included=QC_INCLUDED,
-        excluded=report(QC_EXCLUDED, caption="../report/qc_excluded.rst", category="QC",
-                        labels={"table": "excluded subjects"}),
-    params:
-        cohort=cohort_args(),
+        included=LAYOUT.included(),
+        excluded=report(
+            LAYOUT.excluded(),
+            caption="../report/qc_excluded.rst",
+            category="QC",
+            labels={"table": "excluded subjects"},
+        ),
+    log:
+        LAYOUT.log("screen_cohort"),
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("screen_cohort"),
+    params:
+        settings=settings("screen_cohort"),
     shell:
-        "(tda-mci screen-cohort {params.cohort} --records {input} --included {output.included} "
-        "--excluded {output.excluded} > {log} 2>&1) || (tail -n 1 {log} >&2; exit 1)"
+        "(tda-mci screen-cohort --settings {params.settings:q} "
+        "--participants {input.participants:q} --records {input.records:q} "
+        "--included {output.included:q} --excluded {output.excluded:q} > {log:q} 2>&1) "
+        "|| (tail -n 1 {log:q} >&2; exit 1)"
 
 
 rule plot_carpet:
     input:
-        TIMESERIES,
+        LAYOUT.timeseries(),
     output:
-        report(CARPET, caption="../report/qc_carpet.rst", category="Time series",
-               subcategory="Carpet plots", labels={"subject": "{subject}"}),
-    params:
-        atlas=atlas_arg(),
-        t_r=config["extraction"]["t_r"],
+        report(
+            LAYOUT.carpet(),
+            caption="../report/qc_carpet.rst",
+            category="Time series",
+            subcategory="Carpet plots",
+            labels={"subject": "{subject}"},
+        ),
+    log:
+        LAYOUT.log("plot_carpet", sub="{subject}"),
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("plot_carpet", sub="{subject}"),
+    params:
+        settings=settings("plot_carpet"),
     shell:
-        "tda-mci carpet --subject {wildcards.subject} --input {input} --output {output} "
-        "{params.atlas} --t-r {params.t_r} > {log} 2>&1"
+        "tda-mci plot-carpet --settings {params.settings:q} --subject {wildcards.subject} "
+        "--timeseries {input:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule cohort_qc:
     input:
-        included=QC_INCLUDED,
-        excluded=QC_EXCLUDED,
-        sidecars=all_subjects(TIMESERIES_JSON),
-        carpets=all_subjects(CARPET),
+        participants=PARTICIPANTS_FILE,
+        included=LAYOUT.included(),
+        excluded=LAYOUT.excluded(),
+        sidecars=all_subjects(LAYOUT.timeseries_sidecar()),
+        carpets=all_subjects(LAYOUT.carpet()),
     output:
-        table=report(QC_TABLE, caption="../report/qc_cohort.rst", category="QC",
-                     labels={"table": "cohort QC"}),
-        figure=report(QC_FIGURE, caption="../report/qc_cohort.rst", category="QC",
-                      labels={"table": "cohort QC figure"}),
-    params:
-        participants=participants_args(),
-        atlas=atlas_arg(),
+        table=report(
+            LAYOUT.cohort_qc(),
+            caption="../report/qc_cohort.rst",
+            category="QC",
+            labels={"table": "cohort QC"},
+        ),
+        figure=report(
+            LAYOUT.cohort_qc_figure(),
+            caption="../report/qc_cohort.rst",
+            category="QC",
+            labels={"table": "cohort QC figure"},
+        ),
+    log:
+        LAYOUT.log("cohort_qc"),
     conda:
         "../../envs/tda_mci.yaml"
-    log:
-        log_file("cohort_qc"),
+    params:
+        settings=settings("cohort_qc"),
+        outputs=named_outputs,
     shell:
-        "tda-mci qc-cohort {params.participants} --included {input.included} "
-        "--excluded {input.excluded} --sidecars {input.sidecars} {params.atlas} "
-        "--output-table {output.table} --output-figure {output.figure} > {log} 2>&1"
+        "tda-mci cohort-qc --settings {params.settings:q} --participants {input.participants:q} "
+        "--included {input.included:q} --excluded {input.excluded:q} "
+        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} > {log:q} 2>&1"

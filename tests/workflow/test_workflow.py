@@ -1,0 +1,167 @@
+"""The workflow end to end: lint, dry run and a full run of the tiny test config."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tda_mci import io
+
+CONFIG = Path(__file__).resolve().parent / "config.yaml"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, snakemake):
+    """A full run of the tiny config (run once for the module)."""
+    work = tmp_path_factory.mktemp("wf")
+    result = snakemake(work, CONFIG)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return work
+
+
+def test_lint_has_no_findings(tmp_path, snakemake):
+    result = snakemake(tmp_path, CONFIG, "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_dry_run_lists_every_stage(tmp_path, snakemake):
+    result = snakemake(tmp_path, CONFIG, "-n")
+    assert result.returncode == 0, result.stderr
+    for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
+                 "subject_distances", "wilcoxon_tests", "train_classifiers",
+                 "summarize_classification", "permutation_test", "plot_diagrams",
+                 "runtime_statistics", "dataset_description"):
+        assert rule in result.stdout, rule
+
+
+def test_misspelled_config_key_fails(tmp_path, snakemake):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.read_text() + "statistic:\n  alpha: 0.05\n")
+    result = snakemake(tmp_path, bad, "-n")
+    assert result.returncode != 0
+    assert "statistic" in result.stdout + result.stderr
+
+
+def test_expected_files(run_dir):
+    res = run_dir / "results"
+    subjects = sorted(p.name for p in res.glob("sub-*"))
+    assert len(subjects) == 8
+    s = subjects[0]
+    stem = f"{s}_task-rest_atlas-dosenbach160"
+    func = res / s / "func"
+    for name in (f"{stem}_timeseries.tsv", f"{stem}_timeseries.json",
+                 f"{stem}_win-3_delay-1_dgm.npz", f"{stem}_desc-PR_dist.npz"):
+        assert (func / name).is_file(), name
+    group = res / "group"
+    assert len(list((group / "ps").glob("*_desc-PS_dist.npz"))) == 2
+    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_stat.npz",
+                 "stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-significant_pairs.tsv",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_net-DMN_pplot.png",
+                 "classification/task-rest_atlas-dosenbach160_summary.tsv"):
+        assert (group / name).is_file(), name
+    # per network: 3 dimensions x 3 PR models, and corr_logreg once
+    assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * (3 * 3 + 1)
+    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-PS_permanova.tsv",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_connectome.html",
+                 "figures/task-rest_atlas-dosenbach160_accuracy.png",
+                 "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv",
+                 "classification/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.json",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.png",
+                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-tophub_dgm.png"):
+        assert (group / name).is_file(), name
+    assert len(list((group / "figures").glob("*_model-cnn_curves.png"))) == 6
+    assert (res / "dataset_description.json").is_file()
+    assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.log"))
+
+
+def test_outputs_are_consistent(run_dir):
+    res = run_dir / "results"
+    s = sorted(p.name for p in res.glob("sub-*"))[0]
+    stem = res / s / "func" / f"{s}_task-rest_atlas-dosenbach160"
+    series, rois = io.read_timeseries(f"{stem}_timeseries.tsv")
+    assert series.shape == (40, 160) and rois == list(range(1, 161))
+    diagrams, _, meta = io.read_diagrams(f"{stem}_win-3_delay-1_dgm.npz")
+    assert len(diagrams) == 160 and all(len(d) == 3 for d in diagrams)
+    # H0 of T-2 = 38 points: 37 finite bars (one infinite bar implied), all born at 0
+    assert all(d[0].shape == (37, 2) and np.all(d[0][:, 0] == 0) for d in diagrams)
+    pr, _, _ = io.read_pr(f"{stem}_desc-PR_dist.npz")
+    assert pr["DMN"].shape == (3, 34, 34)
+    assert np.allclose(pr["DMN"], pr["DMN"].transpose(0, 2, 1))
+    summary = pd.read_csv(next((res / "group" / "classification").glob("*_summary.tsv")),
+                          sep="\t")
+    assert len(summary) > 0
+    # the best model's permutation p-value reaches the Table 3 layout
+    best = pd.read_csv(next((res / "group" / "classification").glob("*_desc-best_summary.tsv")),
+                       sep="\t").iloc[0]
+    perm = io.read_json(next((res / "group" / "classification").glob("*_permutation.json")))
+    assert (best["model"], best["network"], best["dimension"]) == (
+        perm["model"], perm["network"], "-" if perm["dim"] is None else f"H{perm['dim']}")
+    assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9
+    # runtime statistics: one row per benchmarked rule, every job counted once
+    runtime = pd.read_csv(next((res / "group" / "runtime").glob("*_runtime.tsv")), sep="\t")
+    files = list((run_dir / "benchmarks").glob("*/*.tsv"))
+    assert runtime.set_index("rule").loc["all rules", "jobs"] == len(files) > 0
+    assert set(runtime["rule"]) == {f.parent.name for f in files} | {"all rules"}
+    desc = io.read_json(res / "dataset_description.json")
+    assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64
+
+
+def test_report_contains_pplots_and_summary(run_dir, snakemake):
+    result = snakemake(run_dir, CONFIG, "--report", "report.zip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(run_dir / "report.zip") as z:
+        names = z.namelist()
+        html = next(z.read(n).decode() for n in names if n.endswith("report.html"))
+    assert any(n.endswith("_net-DMN_pplot.png") for n in names)
+    assert any(n.endswith("_summary.tsv") for n in names)
+    assert any(n.endswith("_model-cnn_curves.png") for n in names)
+    assert any(n.endswith("_desc-best_permutation.png") for n in names)
+    assert any(n.endswith("_runtime.tsv") for n in names)
+    for category in ("Time series", "Diagrams", "Distances", "Group statistics",
+                     "Classification", "QC", "Runtime"):
+        assert category in html, category
+    # the methods paragraph is rendered with this run's parameters
+    assert "tda_mci" in html and "persim.wasserstein" in html
+
+
+def _planned(dry_run_stdout):
+    """``{rule: [reasons]}`` of the jobs a dry run plans."""
+    jobs, rule = {}, None
+    for line in dry_run_stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("rule ", "localrule ", "checkpoint ")) and stripped.endswith(":"):
+            rule = stripped.split()[1].rstrip(":")
+            jobs.setdefault(rule, [])
+        elif rule and stripped.startswith("reason:"):
+            jobs[rule].append(stripped)
+    return jobs
+
+
+@pytest.mark.parametrize(("change", "rerun"), [
+    ({"statistics": {"alpha": 0.05}}, {"wilcoxon_tests"}),
+    ({"statistics": {"ps_fdr_level": 0.1}}, {"permanova_tests"}),
+    ({"classification": {"epochs": 3}}, {"train_classifiers"}),
+    ({"classification": {"permutations": 5}}, {"permutation_test"}),
+    ({"homology": {"backend": "ripser"}}, {"compute_diagrams"}),
+])
+def test_a_changed_setting_reruns_exactly_the_jobs_that_read_it(run_dir, snakemake, change,
+                                                                 rerun):
+    """Snakemake's params trigger: a job whose settings changed reruns (and what depends on
+    its outputs); nothing else does."""
+    config = yaml.safe_load(CONFIG.read_text())
+    for section, values in change.items():
+        config.setdefault(section, {}).update(values)
+    changed = run_dir / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    result = snakemake(run_dir, changed, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _planned(result.stdout)
+    params_changed = {r for r, reasons in jobs.items()
+                      if any("params" in reason.lower() for reason in reasons)}
+    # dataset_description records the whole configuration: any change reruns it
+    assert params_changed == rerun | {"dataset_description"}, jobs
