@@ -315,13 +315,13 @@ class PRSettings(StageSettings):
 
 
 @dataclass(frozen=True)
-class PSSettings(StageSettings):
-    """``subject_distances``: inter-subject (PS) matrices of a block of ROIs."""
+class PSSettings(PRSettings):
+    """``subject_distances``: inter-subject (PS) matrices of a block of ROIs.
+
+    The distance settings of :class:`PRSettings`, and the size of a block.
+    """
 
     rule: ClassVar[str] = "subject_distances"
-    atlas: str | None = key("atlas")
-    order: float | str = key("distances.order")
-    ground_metric: float | str = key("distances.ground_metric")
     rois_per_job: int = key("distances.ps_rois_per_job")
 
 
