@@ -4,6 +4,7 @@
 # so a job reruns exactly when a setting it reads changes.
 import json
 import math
+import os
 import shlex
 
 from tda_mci import cohort
@@ -183,6 +184,11 @@ def named_outputs(wildcards, output):
 def curves_arg(wildcards, output):
     """`--curves` when the training job draws CNN learning curves."""
     return f"--curves {shlex.quote(output.curves)}" if "curves" in output.keys() else ""
+
+
+def demo_folder(wildcards, output):
+    """The demo cohort's folder: where its participants.tsv goes."""
+    return os.path.dirname(output.participants)
 
 
 def config_json(wildcards):

@@ -15,7 +15,7 @@ rule demo_cohort:
         "../../envs/tda_mci.yaml"
     params:
         settings=settings("demo_cohort"),
-        demo_dir=LAYOUT.demo_dir(),
+        demo_dir=demo_folder,
     shell:
         "tda-mci demo-cohort --settings {params.settings:q} --demo-dir {params.demo_dir:q} "
         "> {log:q} 2>&1"
