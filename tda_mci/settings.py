@@ -221,9 +221,14 @@ class StageSettings:
         return cls(**{name: _freeze(data[dotted]) for name, dotted in cls.keys().items()})
 
     def to_json(self) -> str:
-        """Return the settings as canonical JSON (sorted keys): ``{"section.key": value}``."""
-        data = {dotted: _thaw(getattr(self, name)) for name, dotted in self.keys().items()}
-        return json.dumps(data, sort_keys=True)
+        """Return the settings as canonical JSON: ``{"section.key": value}``.
+
+        The keys are sorted; a value keeps its own order (a mapping such as
+        ``demo.n_per_group`` means something by its order: the demo assigns groups in it).
+        """
+        data = {dotted: _thaw(getattr(self, name))
+                for name, dotted in sorted(self.keys().items(), key=lambda kv: kv[1])}
+        return json.dumps(data)
 
 
 # ----------------------------------------------------------------------------- stages

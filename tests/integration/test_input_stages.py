@@ -180,3 +180,17 @@ def test_screen_and_cohort(tmp_path, rng, capsys, stage_settings):
     assert screen_cohort(3) == 1
     assert "group 'HC' keeps 2 subject(s)" in capsys.readouterr().err
     assert not (tmp_path / "inc.tsv").exists() and (tmp_path / "exc.tsv").exists()
+
+
+def test_demo_cohort_is_the_cohort_the_workflow_planned(tmp_path, stage_settings):
+    """The workflow knows the demo's participants before the files exist
+    (cohort.demo_participants of the configuration); the job must generate the same."""
+    from tda_mci.cohort import demo_participants, load_participants
+
+    config = {"demo": {"seed": 2, "n_per_group": {"MCI": 2, "HC": 3, "EMCI": 2},
+                       "n_volumes": 12}}
+    assert main(["demo-cohort", "--settings", stage_settings("demo_cohort", config),
+                 "--demo-dir", str(tmp_path)]) == 0
+    planned = demo_participants(config["demo"]["n_per_group"], seed=2)
+    written = load_participants(tmp_path / "participants.tsv")
+    assert written[["participant_id", "group"]].equals(planned[["participant_id", "group"]])

@@ -95,6 +95,18 @@ def test_from_json_checks_every_key():
         DiagramSettings.from_json("{max_dim: 1}")
 
 
+def test_json_keeps_the_order_of_a_mapping():
+    """The demo assigns groups in the order of demo.n_per_group: the settings a job gets
+    must keep it, or the generated cohort differs from the one the workflow planned."""
+    from tda_mci.settings import DemoSettings
+
+    order = {"MCI": 3, "HC": 2, "LMCI": 4}
+    settings = DemoSettings.from_config({"demo": {"n_per_group": order}})
+    assert list(DemoSettings.from_json(settings.to_json()).n_per_group) == list(order)
+    text = settings.to_json()
+    assert text.index('"demo.n_per_group"') < text.index('"demo.n_volumes"')  # keys sorted
+
+
 def test_a_stage_reads_only_its_keys():
     """A change to a key a stage does not read leaves its settings (its rerun trigger) alone."""
     base = TrainingSettings.from_config({})
