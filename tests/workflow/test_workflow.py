@@ -146,6 +146,8 @@ def _planned(dry_run_stdout):
     ({"statistics": {"alpha": 0.05}}, {"wilcoxon_tests"}),
     ({"statistics": {"ps_fdr_level": 0.1}}, {"permanova_tests"}),
     ({"classification": {"epochs": 3}}, {"train_classifiers"}),
+    # read by the permutation test only: the 24 training jobs, which read the rest of
+    # `classification`, must not rerun
     ({"classification": {"permutations": 5}}, {"permutation_test"}),
     ({"homology": {"backend": "ripser"}}, {"compute_diagrams"}),
 ])
