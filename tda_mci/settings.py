@@ -259,6 +259,8 @@ class SeriesSettings(StageSettings):
     t_r: float = key("extraction.t_r")
     tr_tolerance: float = key("extraction.tr_tolerance")
     min_volumes: int = key("extraction.min_volumes")
+    import_standardize: str = key("inputs.import_standardize")
+    import_detrend: bool = key("inputs.import_detrend")
     dimension: int = key("embedding.dimension")
     delay: int = key("embedding.delay")
 
@@ -337,6 +339,7 @@ class RankSumSettings(StageSettings):
     rule: ClassVar[str] = "wilcoxon_tests"
     atlas: str | None = key("atlas")
     alpha: float = key("statistics.alpha")
+    fdr_level: float = key("statistics.fdr_level")
 
 
 @dataclass(frozen=True)
