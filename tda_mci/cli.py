@@ -77,6 +77,8 @@ COMMANDS: dict[str, tuple[str, str, list[tuple[str, dict[str, Any]]]]] = {
     "summarize-classification": (
         "model.stages:summarize_classification", "The classification tables.", [
             ("--records", _MANY), ("--permutation-tests", _ANY), ("--outputs", _JSON)]),
+    "methods-text": ("methods:methods_text", "The methods text of the run.", [
+        _COHORT, ("--sidecars", _MANY), ("--outputs", _JSON)]),
     "runtime-statistics": ("provenance:runtime_statistics", "Run times per rule.", [
         ("--benchmarks", _ONE), ("--output", _ONE)]),
 }

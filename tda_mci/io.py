@@ -84,8 +84,12 @@ def write_json(path: str | Path, obj: Any) -> None:
             return str(o)
         raise TypeError(f"not JSON serialisable: {type(o)}")
 
-    text = json.dumps(obj, indent=2, sort_keys=True, default=default) + "\n"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=default) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file (UTF-8) atomically."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def read_json(path: str | Path) -> Any:

@@ -431,6 +431,10 @@ class Layout:
             "heatmap": self.group_file("figures", suffix="accuracy", extension=".png"),
         }
 
+    def methods(self) -> dict:
+        """Return the methods text of the run: Markdown (``text``) and HTML (``html``)."""
+        return {"text": f"{self.out_dir}/methods.md", "html": f"{self.out_dir}/methods.html"}
+
     def dataset_description(self) -> str:
         """BIDS ``dataset_description.json`` of the results folder."""
         return f"{self.out_dir}/dataset_description.json"

@@ -400,6 +400,39 @@ class SummarySettings(StageSettings):
 
 
 @dataclass(frozen=True)
+class MethodsSettings(StageSettings):
+    """``methods_text``: the settings the methods text states.
+
+    The series' own treatment (extraction or import) is read from their sidecars.
+    """
+
+    rule: ClassVar[str] = "methods_text"
+    atlas: str | None = key("atlas")
+    dimension: int = key("embedding.dimension")
+    delay: int = key("embedding.delay")
+    max_dim: int = key("homology.max_dim")
+    backend: str = key("homology.backend")
+    order: float | str = key("distances.order")
+    ground_metric: float | str = key("distances.ground_metric")
+    comparisons: tuple = key("statistics.comparisons")
+    alpha: float = key("statistics.alpha")
+    fdr_level: float = key("statistics.fdr_level")
+    ps_permutations: int = key("statistics.ps_permutations")
+    ps_fdr_level: float = key("statistics.ps_fdr_level")
+    models: tuple = key("classification.models")
+    protocol: str = key("classification.protocol")
+    n_splits: int = key("classification.n_splits")
+    n_repeats: int = key("classification.n_repeats")
+    epochs: int = key("classification.epochs")
+    inner_val_fraction: float = key("classification.inner_val_fraction")
+    early_stopping_patience: int = key("classification.early_stopping_patience")
+    batch_size: int = key("classification.batch_size")
+    learning_rate: float = key("classification.learning_rate")
+    seed: int = key("classification.seed")
+    permutations: int = key("classification.permutations")
+
+
+@dataclass(frozen=True)
 class RuntimeSettings(StageSettings):
     """``runtime_statistics``: run-time table of the benchmark files (reads no setting)."""
 
@@ -413,6 +446,6 @@ STAGES: dict[str, type[StageSettings]] = {
         DemoSettings, SeriesSettings, ScreenSettings, CohortSettings, CarpetSettings,
         CohortQCSettings, DiagramSettings, PRSettings, PSSettings, RankSumSettings,
         DiagramFigureSettings, PermanovaSettings, TrainingSettings, PermutationSettings,
-        SummarySettings, RuntimeSettings,
+        SummarySettings, MethodsSettings, RuntimeSettings,
     )
 }  # fmt: skip

@@ -29,6 +29,11 @@ they render with any backend (no display needed) and never leak open figures.
 Conventions: ``H<q>`` is homology dimension ``q``; matrices are indexed by the ROIs of
 one network in atlas order; -log10 p colour scales start at 0 and are shared by all
 panels of a figure; raster figures are written at 150 dpi, the QC figures at 120 dpi.
+The figures of the rank-sum tests draw the raw criterion ``p < alpha`` (the paper's) and
+mark the pairs that survive FDR (Benjamini-Hochberg ``p_bh < fdr_level``: rings in the
+P-plots, solid edges in the glass brain, dark bars in the hub chart); their
+``fdr_level`` is a required keyword, and every title or legend states both criteria
+and how many pairs survive.
 """
 
 from tda_mci.figures.classification import (

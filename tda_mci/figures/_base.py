@@ -2,7 +2,10 @@
 
 Conventions: -log10 p colour scales start at 0 and are shared by all panels of a figure
 (:func:`shared_vmax`); a p of exactly 0 (underflow) is drawn at the top of the scale,
-not as infinity (:func:`neglog10`); NaN cells are grey.
+not as infinity (:func:`neglog10`); NaN cells are grey. ROI pairs that survive FDR
+(Benjamini-Hochberg, ``p_bh < fdr_level``) are marked by an open black ring
+(:func:`mark_fdr_cells`, :func:`fdr_legend_handle`) and counted in the words of
+:func:`fdr_phrase`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from tda_mci.io import atomic_write
 
@@ -155,3 +159,58 @@ def network_colors(atlas: pd.DataFrame) -> dict[str, str]:
     """Colour of each network of ``atlas``, in order of first appearance in the atlas."""
     names = list(dict.fromkeys(atlas["network"].astype(str)))
     return {name: NETWORK_COLORS[k % len(NETWORK_COLORS)] for k, name in enumerate(names)}
+
+
+def count_pairs(mask: np.ndarray) -> int:
+    """Count the ROI pairs (strict upper triangle) of a mirrored boolean (n, n) matrix."""
+    return int(np.count_nonzero(np.triu(np.asarray(mask, dtype=bool), 1)))
+
+
+def fdr_phrase(n_pairs: int, fdr_level: float) -> str:
+    """Say how many pairs survive FDR: ``"3 pairs survive FDR (BH q < 0.05)"``.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of pairs with ``p_bh < fdr_level``.
+    fdr_level : float
+        Benjamini-Hochberg level ``q``.
+
+    Returns
+    -------
+    str
+        The phrase (``"1 pair survives ..."`` for one pair).
+    """
+    verb = "pair survives" if int(n_pairs) == 1 else "pairs survive"
+    return f"{int(n_pairs)} {verb} FDR (BH q < {fdr_level:g})"
+
+
+def mark_fdr_cells(ax, mask: np.ndarray, cell_pt: float):
+    """Draw an open black ring on every true cell of a matrix panel.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Panel showing a matrix with ``imshow`` (row ``i`` at y = i, column ``j`` at x = j).
+    mask : numpy.ndarray of bool, shape (n, n)
+        Cells to mark (pairs surviving FDR, both triangles).
+    cell_pt : float
+        Side of one cell in points; the ring's diameter is about half of it.
+
+    Returns
+    -------
+    matplotlib.collections.PathCollection
+        The rings, with ``gid`` ``"fdr"`` (one offset per marked cell; none when the
+        mask is empty).
+    """
+    ii, jj = np.nonzero(np.asarray(mask, dtype=bool))
+    diameter = max(0.5 * cell_pt, 2.5)
+    return ax.scatter(jj, ii, s=diameter**2, facecolors="none", edgecolors="black",
+                      linewidths=min(0.8, 0.15 * diameter), gid="fdr", zorder=3)  # fmt: skip
+
+
+def fdr_legend_handle(fdr_level: float, label: str | None = None) -> Line2D:
+    """Legend entry of the FDR ring: ``"survives FDR (BH q < <level>)"`` unless ``label``."""
+    return Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor="none",
+                  markeredgecolor="black",
+                  label=label or f"survives FDR (BH q < {fdr_level:g})")  # fmt: skip

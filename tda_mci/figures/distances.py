@@ -6,6 +6,7 @@ Conventions: ``H<q>`` is homology dimension ``q``; subjects are ordered by group
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def plot_ps_brain_map(
     title: str | None = None,
     *,
     alpha: float,
+    note: str | None = None,
 ) -> Figure:
     """Brain map of the PERMANOVA results per ROI (nilearn ``plot_markers``).
 
@@ -119,6 +121,9 @@ def plot_ps_brain_map(
         FDR (Benjamini-Hochberg) level at which an ROI is marked: ROIs with
         ``p_bh < alpha`` get the large markers. Required, keyword only (the workflow
         passes ``statistics.ps_fdr_level``).
+    note : str, optional
+        A warning printed under the maps (e.g. that the permutation count keeps the FDR
+        correction from marking a single ROI, :func:`tda_mci.stats.permanova.fdr_floor`).
 
     Returns
     -------
@@ -159,6 +164,9 @@ def plot_ps_brain_map(
         + f"; colour $-\\log_{{10}}\\,p$, large markers p_BH < {alpha:g}",
         fontsize=10,
     )
+    if note:
+        fig.text(0.5, 0.005, textwrap.fill(f"Note: {note}", 150), ha="center", va="bottom",
+                 fontsize=7, color="#b2182b")
     save_figure(fig, path)
     return fig
 

@@ -22,6 +22,7 @@ from tda_mci.inputs.readers import (
     read_confounds_table,
     read_network_csvs,
     read_series_table,
+    roi_names,
     validate_timeseries,
 )
 from tda_mci.inputs.sources import INPUT_KINDS
@@ -90,6 +91,70 @@ def _read_series_file(
     return raw, header, file_tr
 
 
+#: Import scalings: ``import_standardize`` values and what nilearn's ``signal.clean`` gets.
+IMPORT_STANDARDIZE = {"none": None, "zscore_sample": "zscore_sample"}
+
+
+def scale_imported(
+    data: np.ndarray,
+    atlas: pd.DataFrame,
+    *,
+    standardize: str,
+    detrend: bool,
+    subject: str,
+    path: Any,
+) -> np.ndarray:
+    """Detrend and/or standardise imported ROI series, as the masker cleans image series.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, shape (T, R)
+        Checked series (:func:`tda_mci.inputs.readers.validate_timeseries`), atlas order.
+    atlas : pandas.DataFrame
+        The atlas of the columns (names ROIs in errors).
+    standardize : {"none", "zscore_sample"}
+        ``inputs.import_standardize``: ``zscore_sample`` gives each column mean 0 and
+        sample SD 1 (ddof 1); ``none`` leaves the scale alone.
+    detrend : bool
+        ``inputs.import_detrend``: remove each column's least-squares linear trend
+        first.
+    subject : str
+        Subject label, for errors.
+    path : str or Path
+        The imported file, for errors.
+
+    Returns
+    -------
+    numpy.ndarray, shape (T, R), float64
+        ``data`` itself when nothing is asked for; else ``nilearn.signal.clean(data,
+        detrend=detrend, standardize=...)``.
+
+    Raises
+    ------
+    SubjectDataError
+        When detrending leaves a column constant (a pure linear trend), which
+        standardising would blow up to unit variance; the message names the ROIs.
+    ValueError
+        For an unknown ``standardize``.
+    """
+    if standardize not in IMPORT_STANDARDIZE:
+        raise ValueError(f"import standardize = {standardize!r}; expected one of "
+                         f"{list(IMPORT_STANDARDIZE)}")
+    if standardize == "none" and not detrend:
+        return data
+    from nilearn import signal
+
+    if detrend:
+        flat = signal.clean(data, detrend=True, standardize=None)
+        collapsed = np.flatnonzero(flat.std(axis=0) <= 1e-8 * data.std(axis=0))
+        if collapsed.size:
+            raise SubjectDataError(
+                subject, path, f"{collapsed.size} ROI series are constant after detrending: "
+                f"{roi_names(atlas, collapsed)}")
+    out = signal.clean(data, detrend=detrend, standardize=IMPORT_STANDARDIZE[standardize])
+    return np.asarray(out, dtype=np.float64)
+
+
 def _table_series(
     kind: str,
     sources: Mapping[str, Any],
@@ -99,6 +164,7 @@ def _table_series(
     t_r: float,
     min_volumes: int,
     tr_tolerance: float,
+    scaling: Mapping[str, Any],
 ) -> tuple[np.ndarray, dict[str, Any], str]:
     """Import a table input's series; return them, the sidecar and the (first) file."""
     if kind == "timeseries":
@@ -111,6 +177,9 @@ def _table_series(
     data, rois = validate_timeseries(
         raw, header, atlas, subject=subject, path=where, min_volumes=min_volumes
     )
+    scaling = {"standardize": scaling.get("standardize", "none"),
+               "detrend": bool(scaling.get("detrend", False))}
+    data = scale_imported(data, atlas, subject=subject, path=where, **scaling)
     sidecar = {
         "Subject": subject,
         "Source": source,
@@ -119,6 +188,7 @@ def _table_series(
         "NumberOfVolumes": int(data.shape[0]),
         "ROIs": rois,
         "Imported": True,
+        "ImportScaling": scaling,
     }
     return data, sidecar, where
 
@@ -136,6 +206,7 @@ def load_subject_series(
     denoise_strategy: str = "simple",
     atlas_name: str = "dosenbach160",
     tr_tolerance: float = 0.01,
+    import_scaling: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One subject's checked T x R ROI series and sidecar, from any input kind.
 
@@ -168,13 +239,17 @@ def load_subject_series(
         Recorded in the sidecar.
     tr_tolerance : float
         Allowed absolute TR difference in seconds.
+    import_scaling : mapping, optional
+        Imported kinds only: ``standardize`` (``"none"`` or ``"zscore_sample"``) and
+        ``detrend`` (bool), see :func:`scale_imported`; default: the series as given.
 
     Returns
     -------
     data : numpy.ndarray, shape (T, R), float64
     sidecar : dict
         ``Subject``, ``Source``, ``InputKind``, ``RepetitionTime``, ``NumberOfVolumes``,
-        ``Atlas``, ``ROIs`` and, for images, everything
+        ``Atlas``, ``ROIs``; for imported kinds ``ImportScaling`` (what
+        :func:`scale_imported` did); for images everything
         :func:`tda_mci.inputs.extract.extract_timeseries` records (plus ``DenoiseStrategy``,
         ``ConfoundColumns``, ``MeanFramewiseDisplacement`` for fMRIPrep).
 
@@ -193,7 +268,8 @@ def load_subject_series(
             kind, sources, atlas, denoise_strategy=denoise_strategy, **checks, **(extraction or {})
         )
     elif kind in _TABLE_KINDS:
-        data, sidecar, where = _table_series(kind, sources, atlas, **checks)
+        data, sidecar, where = _table_series(kind, sources, atlas, **checks,
+                                             scaling=dict(import_scaling or {}))
     else:
         raise ValueError(f"kind = {kind!r}; expected one of {INPUT_KINDS}")
     if data.shape[0] < needed:

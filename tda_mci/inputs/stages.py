@@ -59,6 +59,8 @@ def _subject_series(
         embedding=(settings.dimension, settings.delay), extraction=extraction,
         denoise_strategy=settings.denoise_strategy, atlas_name=settings.atlas or "dosenbach160",
         tr_tolerance=settings.tr_tolerance,
+        import_scaling={"standardize": settings.import_standardize,
+                        "detrend": settings.import_detrend},
     )
     return atlas, data, sidecar
 

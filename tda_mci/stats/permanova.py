@@ -7,6 +7,7 @@ the ROIs of one dimension. Pure functions, numpy and pandas in and out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -236,3 +237,53 @@ def ps_group_tests(
     for _, sub in table.groupby("dim"):
         table.loc[sub.index, "p_bh"] = adjust_pvalues(sub["p"].to_numpy(), "bh")
     return table.sort_values(["dim"], kind="mergesort").reset_index(drop=True)
+
+
+def fdr_floor(n_permutations: int, n_tests: int, level: float) -> str | None:
+    """Say when the permutation count keeps Benjamini-Hochberg from marking a single ROI.
+
+    With ``P`` permutations the smallest attainable p is ``1 / (P + 1)``. An ROI is marked
+    when its BH-adjusted p is below ``q`` (as the brain map draws it); with ``k`` of the
+    ``m`` tests at the floor that adjusted p is ``m / (k (P + 1))``. One ROI on its own is
+    therefore marked only if ``m / (P + 1) < q``, i.e. ``P >= floor(m / q)``; with fewer
+    permutations at least ``k = floor(m / (q (P + 1))) + 1`` ROIs must reach the floor
+    together, and when ``1 / (P + 1) >= q`` none can ever be marked.
+
+    Parameters
+    ----------
+    n_permutations : int
+        Permutations per test (``statistics.ps_permutations``).
+    n_tests : int
+        Tests in one BH family (the atlas's ROIs, per homology dimension).
+    level : float
+        BH level (``statistics.ps_fdr_level``).
+
+    Returns
+    -------
+    str or None
+        The warning, stating the smallest attainable p, or ``None`` when a single ROI
+        can be marked.
+
+    Examples
+    --------
+    >>> fdr_floor(3200, 160, 0.05) is None
+    True
+    >>> print(fdr_floor(999, 160, 0.05))  # doctest: +NORMALIZE_WHITESPACE
+    statistics.ps_permutations = 999: the smallest attainable PERMANOVA p is 0.001, so
+    Benjamini-Hochberg at q = 0.05 over the 160 ROIs of a dimension marks ROIs only when
+    at least 4 of them reach p < 0.00125 together; a single ROI needs at least 3200
+    permutations.
+    """
+    p_min = 1.0 / (int(n_permutations) + 1)
+    m, q = int(n_tests), float(level)
+    k = math.floor(m * p_min / q) + 1
+    if k == 1:
+        return None
+    head = (f"statistics.ps_permutations = {n_permutations}: the smallest attainable "
+            f"PERMANOVA p is {p_min:.3g}, so Benjamini-Hochberg at q = {q:g} over the {m} ROIs "
+            "of a dimension")
+    needed = f"a single ROI needs at least {math.floor(m / q)} permutations."
+    if k > m:
+        return f"{head} can mark no ROI at all; {needed}"
+    return (f"{head} marks ROIs only when at least {k} of them reach p < {k * q / m:.3g} "
+            f"together; {needed}")

@@ -28,7 +28,7 @@ from tda_mci.figures import (
 )
 from tda_mci.paths import by_entity
 from tda_mci.settings import DiagramFigureSettings, PermanovaSettings, RankSumSettings
-from tda_mci.stats.permanova import ps_group_tests
+from tda_mci.stats.permanova import fdr_floor, ps_group_tests
 from tda_mci.stats.ranksum import compare_groups
 from tda_mci.stats.tables import hub_table, significant_pairs_table
 
@@ -49,10 +49,14 @@ def wilcoxon_tests(
 ) -> None:
     """Rank-sum tests between two groups on every PR pair; tables, P-plots, glass brain.
 
+    Pairs are significant at raw ``p < settings.alpha`` (the paper's criterion); tables
+    and figures also say which of them survive FDR (Benjamini-Hochberg ``p_bh <
+    settings.fdr_level`` over the pairs of one network and dimension).
+
     Parameters
     ----------
     settings : RankSumSettings
-        Atlas and significance level.
+        Atlas, significance level and FDR level.
     cohort : str
         The cohort table (included subjects and groups).
     comparison : (str, str)
@@ -78,26 +82,41 @@ def wilcoxon_tests(
             results[key, dim] = compare_groups(
                 x[labels == 0, dim], x[labels == 1, dim], alpha=settings.alpha
             )
-    comp, alpha = _name(comparison), settings.alpha
-    sig = significant_pairs_table(results, atlas, nets, alpha, comp)
+    comp, alpha, fdr = _name(comparison), settings.alpha, settings.fdr_level
+    sig = significant_pairs_table(results, atlas, nets, alpha, comp, fdr_level=fdr)
     hubs = hub_table(sig, atlas)
     io.write_pr_statistics(outputs["stats"], results, meta={
-        "comparison": list(comparison), "alpha": alpha,
+        "comparison": list(comparison), "alpha": alpha, "fdr_level": fdr,
         "n": [int((labels == 0).sum()), int((labels == 1).sum())],
         "test": "two-sided Mann-Whitney U (rank-sum) per ROI pair",
-    })
+    })  # fmt: skip
     io.write_tsv(outputs["pairs"], sig)
     io.write_tsv(outputs["hubs"], hubs)
+    _rank_sum_figures(results, sig, hubs, atlas, nets, comp, alpha, fdr, outputs)
+    log.info("%s: %d significant pairs at alpha %g, %d survive FDR at q %g",
+             comp, len(sig), alpha, int(sig["fdr"].sum()), fdr)  # fmt: skip
+    unlisted = sum(int(np.count_nonzero(np.triu((r["p_bh"] < fdr) & (r["p"] >= alpha), 1)))
+                   for r in results.values())  # fmt: skip
+    if unlisted:
+        log.warning("%s: %d pairs survive FDR at q %g but have p >= alpha %g: they are ringed "
+                    "in the P-plots but not in the pairs table, hubs or connectomes",
+                    comp, unlisted, fdr, alpha)  # fmt: skip
+
+
+def _rank_sum_figures(results, sig, hubs, atlas, nets, comp, alpha, fdr, outputs) -> None:
+    """Write the figures of :func:`wilcoxon_tests` (raw ``p < alpha``, FDR level ``fdr``)."""
     pplots = by_entity(outputs["pplots"], "net", list(nets), "P-plot")
     for key, path in pplots.items():
         dims = sorted(d for (k, d) in results if k == key)
         labels_k = atlas["label"].to_numpy()[nets[key]].tolist()
-        plot_pplot([results[key, d] for d in dims], labels_k, alpha, f"{comp}: {key}", path)
-    plot_pplot_overview(results, atlas, nets, alpha, comp, outputs["overview"])
-    plot_hubs(hubs, outputs["hub_figure"], title=f"Hubs, {comp} (alpha {alpha:g})")
-    plot_connectome_glass(sig, atlas, outputs["connectome"], title=f"{comp}: significant pairs")
-    write_connectome_html(sig, atlas, outputs["connectome_html"], title=f"{comp}")
-    log.info("%s: %d significant pairs at alpha %g", comp, len(sig), alpha)
+        plot_pplot([results[key, d] for d in dims], labels_k, alpha, f"{comp}: {key}", path,
+                   fdr_level=fdr)  # fmt: skip
+    plot_pplot_overview(results, atlas, nets, alpha, comp, outputs["overview"], fdr_level=fdr)
+    plot_hubs(hubs, outputs["hub_figure"], title=f"Hubs, {comp}", alpha=alpha, fdr_level=fdr)
+    plot_connectome_glass(sig, atlas, outputs["connectome"], title=f"{comp}: significant pairs",
+                          alpha=alpha, fdr_level=fdr)  # fmt: skip
+    write_connectome_html(sig, atlas, outputs["connectome_html"], title=f"{comp}",
+                          alpha=alpha, fdr_level=fdr)  # fmt: skip
 
 
 def plot_diagrams(
@@ -161,8 +180,11 @@ def permanova_tests(
     log.info("%s: %d ROI x dimension tests in %.1f s", comp, len(table), time.perf_counter() - t0)
     table.insert(0, "comparison", comp)
     io.write_tsv(outputs["table"], table)
+    floor = fdr_floor(settings.permutations, len(matrices), settings.fdr_level)
+    if floor:
+        log.warning("%s: %s", comp, floor)
     plot_ps_brain_map(table, atlas, outputs["brain_map"], alpha=settings.fdr_level,
-                      title=f"{comp}: PERMANOVA on inter-subject distances")
+                      title=f"{comp}: PERMANOVA on inter-subject distances", note=floor)
     top = int(table.sort_values(["p", "pseudo_F"], ascending=[True, False])["roi"].iloc[0])
     label = atlas.loc[atlas["roi"] == top, "label"].iloc[0]
     plot_ps_matrix(matrices[top], labels, f"{comp}: PS matrices of ROI {label}", outputs["matrix"],

@@ -2,7 +2,10 @@
 
 Inputs are the :func:`tda_mci.stats.ranksum.compare_groups` results of every network
 and homology dimension; rows name ROIs by atlas number, label, network and MNI
-coordinate, so that a table can be read without the matrices.
+coordinate, so that a table can be read without the matrices. Pairs are listed by the
+paper's raw criterion (``p < alpha``); the ``fdr`` column and the hub counts
+``n_pairs_fdr*`` say which of them survive Benjamini-Hochberg at ``fdr_level`` (family =
+the pairs of one network and dimension).
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ import pandas as pd
 
 from tda_mci.validation import check_choice, check_level
 
+#: Columns of the table from :func:`significant_pairs_table`, in order, with their dtypes
+#: (the one place that lists them).
+_PAIR_DTYPES = {
+    "comparison": "object", "network": "object", "dim": "int64",
+    "roi_i": "int64", "roi_j": "int64", "label_i": "object", "label_j": "object",
+    "network_i": "object", "network_j": "object",
+    "x_i": "float64", "y_i": "float64", "z_i": "float64",
+    "x_j": "float64", "y_j": "float64", "z_j": "float64",
+    "U": "float64", "p": "float64", "p_bh": "float64", "p_by": "float64", "fdr": "bool",
+    "effect": "float64", "median_a": "float64", "median_b": "float64",
+}  # fmt: skip
 #: Columns of the table from :func:`significant_pairs_table`, in order.
-SIGNIFICANT_PAIRS_COLUMNS = (
-    "comparison", "network", "dim", "roi_i", "roi_j", "label_i", "label_j",
-    "network_i", "network_j", "x_i", "y_i", "z_i", "x_j", "y_j", "z_j",
-    "U", "p", "p_bh", "p_by", "effect", "median_a", "median_b",
-)  # fmt: skip
-
+SIGNIFICANT_PAIRS_COLUMNS = tuple(_PAIR_DTYPES)
 
 
 def nest_results(results) -> dict[str, dict[int, Mapping[str, np.ndarray]]]:
@@ -86,8 +95,10 @@ def significant_pairs_table(
     alpha: float,
     comparison: str,
     criterion: str = "p",
+    *,
+    fdr_level: float,
 ) -> pd.DataFrame:
-    """Table of the significant ROI pairs of one comparison.
+    """Table of the significant ROI pairs of one comparison, with their FDR status.
 
     Parameters
     ----------
@@ -106,24 +117,31 @@ def significant_pairs_table(
         Name written in the ``comparison`` column (e.g. ``"HC-vs-LMCI"``).
     criterion : {"p", "p_bh", "p_by"}
         Which p-value is thresholded; ``"p"`` (raw) is the paper's criterion.
+    fdr_level : float
+        Level ``q`` of the ``fdr`` column (the workflow passes
+        ``statistics.fdr_level``).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`SIGNIFICANT_PAIRS_COLUMNS` (``roi_*`` are atlas ROI numbers,
         ``roi_i`` before ``roi_j`` in atlas order; ``x, y, z`` MNI mm; ``U`` and
-        ``effect`` refer to group a), one row per significant pair and dimension,
-        sorted by ``p`` (ties: network, dim, atlas order). Empty (with these columns)
-        when nothing is significant.
+        ``effect`` refer to group a; ``fdr`` is ``p_bh < fdr_level``: the pair survives
+        Benjamini-Hochberg over the pairs of its network and dimension), one row per
+        significant pair and dimension, sorted by ``p`` (ties: network, dim, atlas
+        order). Empty (with these columns) when nothing is significant. A pair with
+        ``p_bh < fdr_level`` but a ``criterion`` p-value of at least ``alpha`` (possible
+        when ``fdr_level > alpha`` and many pairs differ) is not listed.
 
     Raises
     ------
     ValueError
-        If a network key is not in ``networks`` or a matrix does not match the
-        network's size.
+        If a network key is not in ``networks``, a matrix does not match the
+        network's size, or a level is not in (0, 1).
     """
     check_choice("criterion", criterion, ("p", "p_bh", "p_by"))
     check_level(alpha)
+    fdr_level = check_level(fdr_level, "fdr_level")
     nested = nest_results(results_by_network_dim)
     rows = []
     for net in nested:
@@ -140,6 +158,7 @@ def significant_pairs_table(
     if not rows:
         return _empty_pairs_table()
     table = pd.concat(rows, ignore_index=True)
+    table["fdr"] = table["p_bh"].to_numpy(float) < fdr_level
     # Pairs are stored i < j in matrix order, which is atlas order within a network.
     table = table.sort_values(
         ["p", "network", "dim", "_row_i", "_row_j"], kind="mergesort"
@@ -154,7 +173,8 @@ def _pairs_of(
     """Rows of the significant pairs of one network and dimension (``None`` if none).
 
     ``idx`` maps the network's matrix index to atlas rows; ``_row_i`` and ``_row_j``
-    (atlas rows) are kept for sorting.
+    (atlas rows) are kept for sorting. Every column of :data:`SIGNIFICANT_PAIRS_COLUMNS`
+    that is a result of ``res`` (``U``, ``p`` ...) is copied.
     """
     n = len(idx)
     p = np.asarray(res["p"])
@@ -175,17 +195,23 @@ def _pairs_of(
     for axis in "xyz":
         columns[f"{axis}_j"] = rj[axis].to_numpy(float)
     frame = pd.DataFrame({**columns, "_row_i": idx[ii], "_row_j": idx[jj]})
-    for col in ("U", "p", "p_bh", "p_by", "effect", "median_a", "median_b"):
-        frame[col] = np.asarray(res[col], dtype=np.float64)[ii, jj]
+    for col in SIGNIFICANT_PAIRS_COLUMNS:
+        if col in res:
+            frame[col] = np.asarray(res[col], dtype=np.float64)[ii, jj]
     return frame
 
 
 def _empty_pairs_table() -> pd.DataFrame:
-    dtypes = {c: "object" for c in SIGNIFICANT_PAIRS_COLUMNS}
-    dtypes.update({"dim": "int64", "roi_i": "int64", "roi_j": "int64"})
-    for c in SIGNIFICANT_PAIRS_COLUMNS[9:]:
-        dtypes[c] = "float64"
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PAIR_DTYPES.items()})
+
+
+def _roi_counts(pairs: pd.DataFrame, pos: Mapping[int, int], n: int) -> np.ndarray:
+    """Count the rows of ``pairs`` each ROI takes part in (``pos``: ROI -> atlas row)."""
+    counts = np.zeros(n, dtype=np.int64)
+    for col in ("roi_i", "roi_j"):
+        k = np.array([pos[int(r)] for r in pairs[col]], dtype=np.int64)
+        counts += np.bincount(k, minlength=n)
+    return counts
 
 
 def hub_table(sig_table: pd.DataFrame, atlas: pd.DataFrame) -> pd.DataFrame:
@@ -195,23 +221,30 @@ def hub_table(sig_table: pd.DataFrame, atlas: pd.DataFrame) -> pd.DataFrame:
     ----------
     sig_table : pandas.DataFrame
         Output of :func:`significant_pairs_table` for **one** comparison (possibly
-        filtered to some networks or dimensions).
+        filtered to some networks or dimensions); the columns ``comparison, dim,
+        roi_i, roi_j, fdr`` are read.
     atlas : pandas.DataFrame
         Atlas table; every ROI of it gets a row (count 0 when in no significant pair).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``rank, roi, label, network, x, y, z, n_pairs`` and ``n_pairs_H<q>`` for
-        every dimension ``q`` present in ``sig_table``. Sorted by ``n_pairs``
-        descending; ties keep atlas order (stable). ``rank`` is the competition rank
-        (tied ROIs share the best rank: 1, 2, 2, 4 ...).
+        Columns ``rank, roi, label, network, x, y, z, n_pairs, n_pairs_fdr`` and, for
+        every dimension ``q`` present in ``sig_table``, ``n_pairs_H<q>, n_pairs_fdr_H<q>``.
+        ``n_pairs`` counts the ROI's rows of ``sig_table`` (pair x dimension, raw
+        criterion); ``n_pairs_fdr`` those of them with ``fdr`` true (surviving FDR).
+        Sorted by ``n_pairs`` descending; ties keep atlas order (stable). ``rank`` is
+        the competition rank by ``n_pairs`` (tied ROIs share the best rank: 1, 2, 2, 4
+        ...).
 
     Raises
     ------
     ValueError
-        If ``sig_table`` mixes comparisons or names ROIs that are not in ``atlas``.
+        If ``sig_table`` lacks the ``fdr`` column, mixes comparisons or names ROIs that
+        are not in ``atlas``.
     """
+    if "fdr" not in sig_table.columns:
+        raise ValueError("sig_table lacks the column 'fdr' (significant_pairs_table makes it)")
     comps = pd.unique(sig_table["comparison"]) if len(sig_table) else []
     if len(comps) > 1:
         raise ValueError(
@@ -225,19 +258,13 @@ def hub_table(sig_table: pd.DataFrame, atlas: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"sig_table names ROIs not in the atlas: {unknown}")
     dims = sorted(int(d) for d in pd.unique(sig_table["dim"])) if len(sig_table) else []
     table = atlas[["roi", "label", "network", "x", "y", "z"]].copy().reset_index(drop=True)
-    total = np.zeros(len(rois), dtype=np.int64)
-    per_dim = {}
+    fdr = sig_table["fdr"].to_numpy(bool)
+    table["n_pairs"] = _roi_counts(sig_table, pos, len(rois))
+    table["n_pairs_fdr"] = _roi_counts(sig_table[fdr], pos, len(rois))
     for d in dims:
-        sub = sig_table[sig_table["dim"].astype(int) == d]
-        counts = np.zeros(len(rois), dtype=np.int64)
-        for col in ("roi_i", "roi_j"):
-            k = np.array([pos[int(r)] for r in sub[col]], dtype=np.int64)
-            counts += np.bincount(k, minlength=len(rois))
-        per_dim[f"n_pairs_H{d}"] = counts
-        total += counts
-    table["n_pairs"] = total
-    for k, v in per_dim.items():
-        table[k] = v
+        in_dim = sig_table["dim"].astype(int).to_numpy() == d
+        table[f"n_pairs_H{d}"] = _roi_counts(sig_table[in_dim], pos, len(rois))
+        table[f"n_pairs_fdr_H{d}"] = _roi_counts(sig_table[in_dim & fdr], pos, len(rois))
     table = table.sort_values("n_pairs", ascending=False, kind="mergesort")
     table.insert(0, "rank", table["n_pairs"].rank(method="min", ascending=False).astype(int))
     return table.reset_index(drop=True)

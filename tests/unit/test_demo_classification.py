@@ -1,4 +1,5 @@
-"""On the demo's signal model, the planted network separates HC from LMCI above chance.
+"""On the demo's signal model, the planted network separates HC from LMCI above chance,
+and its planted pairs, and only they, survive FDR.
 
 The demo cohort plants a narrow-band oscillation in five DMN ROIs of patients
 (:data:`tda_mci.inputs.demo.DEFAULT_EFFECT`, weight 0.9 in LMCI). This test runs the real chain
@@ -11,6 +12,8 @@ about ``1 / sqrt(7)``. A null cohort (HC vs HC) must not separate.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
@@ -25,6 +28,7 @@ from tda_mci.topology.homology import subject_diagrams
 N_PER_GROUP, N_VOLUMES, TR, EPOCHS = schema_default("demo.n_per_group")["HC"], 140, 3.0, 10
 
 
+@functools.cache
 def dmn_h0_pr(groups, seed):
     atlas = load_atlas()
     dmn = networks(atlas)["DMN"]
@@ -41,7 +45,7 @@ def dmn_h0_pr(groups, seed):
 
 @pytest.mark.parametrize(("other", "above"), [("LMCI", True), ("HC", False)])
 def test_planted_network_is_above_chance_by_its_interval(other, above):
-    groups = ["HC", other] * N_PER_GROUP
+    groups = ("HC", other) * N_PER_GROUP
     y = np.tile([0, 1], N_PER_GROUP)
     X = dmn_h0_pr(groups, seed=7)
     res = cross_validate(X, y, model="cnn", n_splits=5, n_repeats=1, epochs=EPOCHS,
@@ -51,3 +55,34 @@ def test_planted_network_is_above_chance_by_its_interval(other, above):
         assert acc["ci_low"] > 0.5 and acc["mean"] > 0.8, acc
     else:
         assert acc["ci_low"] <= 0.5 <= acc["ci_high"], acc
+
+
+@pytest.mark.parametrize("other", ["LMCI", "HC"])
+def test_planted_pairs_survive_fdr_and_null_pairs_do_not(other, tmp_path):
+    """The statistics and the P-plot on the same generated cohort: against LMCI the pairs
+    that survive FDR are pairs of planted ROIs; in a null cohort (HC vs HC) none survive,
+    and the figure says so."""
+    from tda_mci.figures import plot_pplot
+    from tda_mci.inputs.demo import DEFAULT_EFFECT
+    from tda_mci.stats import compare_groups, significant_pairs_table
+
+    atlas = load_atlas()
+    dmn = networks(atlas)["DMN"]
+    X = dmn_h0_pr(("HC", other) * N_PER_GROUP, seed=7)
+    y = np.tile([0, 1], N_PER_GROUP)
+    res = compare_groups(X[y == 0], X[y == 1], alpha=0.01)
+    table = significant_pairs_table({("DMN", 0): res}, atlas, {"DMN": dmn}, 0.01,
+                                    f"HC vs {other}", fdr_level=0.05)
+    survivors = table[table["fdr"]]
+    planted = set(DEFAULT_EFFECT["rois"])
+    labels = atlas["label"].to_numpy()[dmn].tolist()
+    fig = plot_pplot([res], labels, 0.01, "DMN", tmp_path / "pplot.png", fdr_level=0.05)
+    text = " ".join(t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text")))
+    if other == "LMCI":
+        # BH at 0.05 allows about 5 % false discoveries among the survivors
+        involved = [i in planted or j in planted
+                    for i, j in zip(survivors["roi_i"], survivors["roi_j"], strict=True)]
+        assert len(survivors) >= 20 and np.mean(involved) >= 0.9, survivors
+        assert f"{len(survivors)} pairs survive FDR" in text
+    else:
+        assert survivors.empty and "0 pairs survive FDR" in text

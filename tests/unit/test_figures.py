@@ -14,6 +14,9 @@ from tda_mci import figures, stats
 from tda_mci.atlas import load_atlas, network_key, networks
 from tda_mci.inputs.qc import EXCLUDED_COLUMNS, cohort_qc_table
 
+#: The raw level and the FDR level of the figures of the rank-sum tests.
+LEVELS = {"alpha": 0.01, "fdr_level": 0.05}
+
 
 @pytest.fixture
 def rng():
@@ -45,7 +48,8 @@ def results(atlas):
 
 @pytest.fixture(scope="module")
 def sig(results, atlas):
-    return stats.significant_pairs_table(results, atlas, networks(atlas), 0.01, "HC vs LMCI")
+    return stats.significant_pairs_table(results, atlas, networks(atlas), 0.01, "HC vs LMCI",
+                                        fdr_level=0.05)
 
 
 def _check_png(path):
@@ -63,7 +67,7 @@ def test_plot_pplot(tmp_path, results, atlas):
     labels = atlas["label"].to_numpy()[idx].tolist()
     path = tmp_path / "pplot.png"
     fig = figures.plot_pplot({q: results["DMN", q] for q in range(3)}, labels, 0.01,
-                              "HC vs LMCI: DMN", path)  # fmt: skip
+                              "HC vs LMCI: DMN", path, fdr_level=0.05)  # fmt: skip
     _check_png(path)
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 6 and len(fig.axes) == 7  # 2 x 3 panels + colour bar
@@ -84,22 +88,34 @@ def test_plot_pplot(tmp_path, results, atlas):
                                   np.where(np.isnan(p), 0, p < 0.01))  # fmt: skip
     # sequence input (index = dim) gives the same panels
     fig2 = figures.plot_pplot([results["DMN", q] for q in range(3)], labels, 0.01, "t",
-                               tmp_path / "b.png")  # fmt: skip
+                               tmp_path / "b.png", fdr_level=0.05)  # fmt: skip
     assert len(fig2.axes) == 7
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[0] == "raw p < 0.01" and legend[-1].startswith("ring: survives FDR (BH q < 0.05)")
 
 
 def test_plot_pplot_rejects_bad_input(tmp_path, results):
     with pytest.raises(ValueError, match="labels"):
-        figures.plot_pplot({0: results["DMN", 0]}, ["a", "b"], 0.01, "t", tmp_path / "x.png")
+        figures.plot_pplot({0: results["DMN", 0]}, ["a", "b"], 0.01, "t", tmp_path / "x.png",
+                           fdr_level=0.05)  # fmt: skip
     with pytest.raises(ValueError, match=r"\.png"):
         labels = [str(k) for k in range(34)]
-        figures.plot_pplot({0: results["DMN", 0]}, labels, 0.01, "t", tmp_path / "x.jpg")
+        figures.plot_pplot({0: results["DMN", 0]}, labels, 0.01, "t", tmp_path / "x.jpg",
+                           fdr_level=0.05)  # fmt: skip
+    # the FDR level is required (the workflow passes statistics.fdr_level) and checked
+    with pytest.raises(TypeError, match="fdr_level"):
+        figures.plot_pplot({0: results["DMN", 0]}, labels, 0.01, "t", tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"fdr_level must be a number in \(0, 1\)"):
+        figures.plot_pplot({0: results["DMN", 0]}, labels, 0.01, "t", tmp_path / "x.png",
+                           fdr_level=5)  # fmt: skip
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_plot_pplot_overview(tmp_path, results, atlas):
     nets = networks(atlas)
     path = tmp_path / "overview.png"
-    fig = figures.plot_pplot_overview(results, atlas, nets, 0.01, "HC vs LMCI", path)
+    fig = figures.plot_pplot_overview(results, atlas, nets, 0.01, "HC vs LMCI", path,
+                                      fdr_level=0.05)  # fmt: skip
     _check_png(path)
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 18 and len(fig.axes) == 19
@@ -120,7 +136,7 @@ def test_plot_pplot_overview(tmp_path, results, atlas):
 def test_plot_hubs(tmp_path, sig, atlas):
     hubs = stats.hub_table(sig, atlas)
     path = tmp_path / "hubs.png"
-    fig = figures.plot_hubs(hubs, path, top=10, title="HC vs LMCI hubs")
+    fig = figures.plot_hubs(hubs, path, top=10, title="HC vs LMCI hubs", **LEVELS)
     _check_png(path)
     (ax,) = fig.axes
     assert len(ax.patches) == 10 * 3  # stacked by H0, H1, H2
@@ -136,30 +152,37 @@ def test_plot_hubs(tmp_path, sig, atlas):
     np.testing.assert_array_equal(widths.sum(0), hubs["n_pairs"][:10])
     assert "significant ROI pairs" in ax.get_xlabel()
     empty = stats.hub_table(sig.iloc[:0], atlas)
-    fig = figures.plot_hubs(empty, tmp_path / "empty.png")
+    fig = figures.plot_hubs(empty, tmp_path / "empty.png", **LEVELS)
     assert "no significant pairs" in [t.get_text() for t in fig.axes[0].texts]
+    legend = [t.get_text() for t in figures.plot_hubs(
+        hubs, tmp_path / "h.png", **LEVELS).axes[0].get_legend().get_texts()]
+    assert legend[-2:] == ["light: raw p < 0.01", "dark: survives FDR (BH q < 0.05)"]
+    with pytest.raises(ValueError, match="n_pairs_fdr"):
+        figures.plot_hubs(hubs.drop(columns="n_pairs_fdr_H1"), tmp_path / "x.png", **LEVELS)
 
 
 def test_plot_connectome_glass(tmp_path, sig, atlas):
     path = tmp_path / "glass.png"
-    fig = figures.plot_connectome_glass(sig, atlas, path, title="HC vs LMCI")
+    fig = figures.plot_connectome_glass(sig, atlas, path, title="HC vs LMCI", **LEVELS)
     _check_png(path)
     n_pairs = len(sig[["roi_i", "roi_j"]].drop_duplicates())
     assert f"{n_pairs} pairs" in fig.get_suptitle()
     assert len(fig.axes) >= 5  # four glass-brain views + colour bar
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "default" in legend
-    fig = figures.plot_connectome_glass(sig, atlas, tmp_path / "effect.png", weight="effect")
+    assert legend[-2:] == ["survives FDR (BH q < 0.05)", "raw p < 0.01 only"]
+    fig = figures.plot_connectome_glass(sig, atlas, tmp_path / "effect.png", weight="effect",
+                                        **LEVELS)  # fmt: skip
     assert "effect" in fig.get_suptitle()
-    fig = figures.plot_connectome_glass(sig.iloc[:0], atlas, tmp_path / "none.png")
+    fig = figures.plot_connectome_glass(sig.iloc[:0], atlas, tmp_path / "none.png", **LEVELS)
     assert "0 pairs" in fig.get_suptitle()
     with pytest.raises(ValueError, match="'size'"):
-        figures.plot_connectome_glass(sig, atlas, tmp_path / "x.png", weight="size")
+        figures.plot_connectome_glass(sig, atlas, tmp_path / "x.png", weight="size", **LEVELS)
 
 
 def test_write_connectome_html_is_offline(tmp_path, sig, atlas):
     path = tmp_path / "conn.html"
-    html = figures.write_connectome_html(sig, atlas, path, title="HC vs LMCI")
+    html = figures.write_connectome_html(sig, atlas, path, title="HC vs LMCI", **LEVELS)
     text = path.read_text(encoding="utf-8")
     assert text == html and len(text) > 100_000
     assert text.lstrip().lower().startswith("<!doctype html")
@@ -168,7 +191,7 @@ def test_write_connectome_html_is_offline(tmp_path, sig, atlas):
     assert not re.search(r"<(script|img|iframe)[^>]*\ssrc=[\"']?(https?:)?//", text, re.I)
     assert not re.search(r"<link[^>]*href=[\"']?(https?:)?//", text, re.I)
     assert "plotly" in text.lower()  # the library is inlined
-    figures.write_connectome_html(sig.iloc[:0], atlas, tmp_path / "none.html")
+    figures.write_connectome_html(sig.iloc[:0], atlas, tmp_path / "none.html", **LEVELS)
     assert (tmp_path / "none.html").stat().st_size > 100_000
 
 
@@ -326,3 +349,129 @@ def test_carpet_plot(tmp_path, rng):
     with pytest.raises(ValueError, match="must end in"):
         figures.carpet_plot(np.nan_to_num(x), atlas, tmp_path / "c.jpg")
     assert not (tmp_path / "c.png").exists()
+
+
+# --------------------------------------------------------------------------------------
+# FDR survival in the figures of the rank-sum tests: null data and a planted effect
+# --------------------------------------------------------------------------------------
+
+
+def _dmn_results(seed, planted=()):
+    """compare_groups results of the DMN (34 ROIs) in 3 dimensions, 20 + 20 subjects.
+
+    Distances are i.i.d. across subjects (gamma(2, 1), SD 1.4; symmetric, zero diagonal);
+    in group b every distance of the ``planted`` matrix indices is shifted by 6 (over 4 SD).
+    """
+    gen = np.random.default_rng(seed)
+    out = {}
+    for q in range(3):
+        x = np.triu(gen.gamma(2.0, 1.0, (40, 34, 34)), 1)
+        x = x + x.transpose(0, 2, 1)
+        for k in planted:
+            x[20:, k, :] += 6.0
+            x[20:, :, k] += 6.0
+        out["DMN", q] = stats.compare_groups(x[:20], x[20:])
+    return out
+
+
+def _draw_all(results, atlas, folder):
+    """Build the tables and every rank-sum figure as the stage does; return them by name."""
+    nets = networks(atlas)
+    labels = atlas["label"].to_numpy()[nets["DMN"]].tolist()
+    sig = stats.significant_pairs_table(results, atlas, nets, 0.01, "HC vs MCI", fdr_level=0.05)
+    hubs = stats.hub_table(sig, atlas)
+    by_dim = {q: results["DMN", q] for q in range(3)}
+    out = {"sig": sig, "hubs": hubs, "pplot": figures.plot_pplot(
+        by_dim, labels, 0.01, "HC vs MCI: DMN", folder / "pplot.png", fdr_level=0.05)}
+    out["overview"] = figures.plot_pplot_overview(results, atlas, nets, 0.01, "HC vs MCI",
+                                                  folder / "overview.png", fdr_level=0.05)
+    out["hubs_fig"] = figures.plot_hubs(hubs, folder / "hubs.png", title="Hubs", **LEVELS)
+    out["glass"] = figures.plot_connectome_glass(sig, atlas, folder / "glass.png", **LEVELS)
+    out["html"] = figures.write_connectome_html(sig, atlas, folder / "conn.html", **LEVELS)
+    for name in ("pplot", "overview", "hubs", "glass"):
+        _check_png(folder / f"{name}.png")
+    return out  # fmt: skip
+
+
+def _texts(fig):
+    """Every title, legend entry and free text of a figure, one per line."""
+    texts = [fig.get_suptitle(), *(t.get_text() for t in fig.texts)]
+    legends = list(fig.legends)
+    for ax in fig.axes:
+        texts += [ax.get_title(), *(t.get_text() for t in ax.texts)]
+        legends += [ax.get_legend()] if ax.get_legend() else []
+    texts += [t.get_text() for legend in legends for t in legend.get_texts()]
+    return "\n".join(texts)
+
+
+def _rings(fig):
+    """The FDR ring collections of a figure's matrix panels, panel by panel."""
+    return [c for ax in fig.axes if ax.images for c in ax.collections if c.get_gid() == "fdr"]
+
+
+def _glass_lines(fig):
+    """Numbers of solid (FDR) and dashed (raw only) edge segments of a glass brain."""
+    styles = [line.get_linestyle() for ax in fig.axes for line in ax.get_lines()]
+    return styles.count("-"), styles.count("--")
+
+
+def test_null_data_show_raw_pairs_but_no_fdr_survivor(tmp_path, atlas):
+    """No group difference: a few raw p < 0.01 pairs (and a 'hub'), none survives FDR.
+
+    Seeded: with seed 0 no family has a false discovery (under the global null BH makes
+    one in a family with probability about q = 0.05).
+    """
+    out = _draw_all(_dmn_results(0), atlas, tmp_path)
+    sig, hubs = out["sig"], out["hubs"]
+    assert len(sig) >= 5 and (sig["p"] < 0.01).all() and hubs["n_pairs"].iloc[0] >= 2
+    assert not sig["fdr"].any() and (hubs.filter(like="n_pairs_fdr") == 0).all().all()
+    none = "0 pairs survive FDR (BH q < 0.05)"
+    for name in ("pplot", "overview", "hubs_fig", "glass"):
+        assert none in _texts(out[name]), name
+    assert _texts(out["pplot"]).count(none) == 4  # three mask titles and the legend
+    title = out["overview"].get_suptitle()
+    assert f"dots: raw p < 0.01 ({len(sig)} pairs)" in title and f"rings: {none}" in title
+    assert f"raw p < 0.01: {len(sig)} pairs; {none}" in out["hubs_fig"].axes[0].get_title()
+    assert none in out["html"]
+    assert all(len(c.get_offsets()) == 0 for c in _rings(out["pplot"]) + _rings(out["overview"]))
+    dark = [c for c in out["hubs_fig"].axes[0].collections if c.get_gid() == "fdr"]
+    assert len(dark) == 3 and not any(c.get_paths() for c in dark)
+    solid, dashed = _glass_lines(out["glass"])
+    assert solid == 0 and dashed > 0
+
+
+def test_planted_pairs_survive_fdr_and_are_marked(tmp_path, atlas):
+    """Two ROIs differ strongly: all their pairs survive FDR and every figure marks them."""
+    planted = (3, 20)
+    results = _dmn_results(0, planted)
+    out = _draw_all(results, atlas, tmp_path)
+    sig, hubs = out["sig"], out["hubs"]
+    rois = atlas["roi"].to_numpy()[networks(atlas)["DMN"]][list(planted)]
+    touched = sig["roi_i"].isin(rois) | sig["roi_j"].isin(rois)
+    assert touched.sum() == (33 + 32) * 3 and sig.loc[touched, "fdr"].all()
+    assert set(hubs["roi"].iloc[:2]) == set(rois) and (hubs["n_pairs_fdr"].iloc[:2] == 99).all()
+    n_fdr = int(sig["fdr"].sum())
+    # P-plot: in both rows (axes row by row), a ring per cell with p_bh < q (both triangles)
+    rings = _rings(out["pplot"])
+    assert len(rings) == 6
+    for q in range(3):
+        p_bh = results["DMN", q]["p_bh"]
+        cells = {(int(i), int(j)) for i, j in zip(*np.nonzero(p_bh < 0.05), strict=True)}
+        for ring in (rings[q], rings[3 + q]):  # -log10 p row, mask row
+            assert {(int(y), int(x)) for x, y in ring.get_offsets()} == cells
+        assert all((k, 0) in cells for k in planted)
+        n_q = len(cells) // 2
+        assert f"rings: {n_q} pairs survive FDR (BH q < 0.05)" in _texts(out["pplot"])
+    assert f"all dimensions: {n_fdr} pairs survive FDR" in _texts(out["pplot"])
+    assert f"rings: {n_fdr} pairs survive FDR" in out["overview"].get_suptitle()
+    # hub chart: the dark bars of the top ROI have its FDR counts per dimension
+    assert f"{n_fdr} pairs survive FDR" in out["hubs_fig"].axes[0].get_title()
+    dark = [c for c in out["hubs_fig"].axes[0].collections if c.get_gid() == "fdr"]
+    top = [p.get_extents().width for c in dark for p in c.get_paths()[:1]]
+    assert top == [hubs.loc[0, f"n_pairs_fdr_H{q}"] for q in range(3)] == [33, 33, 33]
+    # glass brain and HTML: FDR edges drawn solid, counted as ROI pairs (any dimension)
+    n_edges = int(sig.groupby(["roi_i", "roi_j"])["fdr"].any().sum())
+    assert f"{n_edges} pairs survive FDR" in out["glass"].get_suptitle()
+    assert _glass_lines(out["glass"])[0] > 0
+    assert f"{n_edges} pairs survive FDR" in out["html"]
+    assert "(DMN, 99 pairs, 99 FDR)" in out["html"]

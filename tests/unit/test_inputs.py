@@ -396,6 +396,42 @@ def test_series_tables_tsv_and_csv(tmp_path, cohort):
     _names(e, "02", tsv["02"].with_suffix(".json"))
 
 
+def test_imported_series_are_used_as_given_unless_scaling_is_asked_for(tmp_path, cohort):
+    """inputs.import_standardize / import_detrend: none by default (the series as given);
+    detrending removes the least-squares line (scipy's detrend), z-scoring gives mean 0
+    and sample SD 1; the sidecar records what was done."""
+    from scipy.signal import detrend
+
+    atlas = load_atlas()
+    tsv = dg.make_timeseries_tables(tmp_path, cohort, n_volumes=30)
+    raw = pd.read_csv(tsv["01"], sep="\t").to_numpy(float)
+    raw = raw * 50 + 1000 + np.arange(30)[:, None] * 3.0  # raw scale with a linear drift
+    pd.DataFrame(raw, columns=[str(r) for r in atlas["roi"]]).to_csv(tsv["01"], sep="\t",
+                                                                    index=False)
+    args = ("timeseries", {"timeseries": tsv["01"]}, atlas)
+    kw = {"subject": "01", "t_r": 2.0}
+    data, side = load_subject_series(*args, **kw)
+    np.testing.assert_array_equal(data, raw)
+    assert side["ImportScaling"] == {"standardize": "none", "detrend": False}
+    data, side = load_subject_series(*args, **kw, import_scaling={"detrend": True})
+    np.testing.assert_allclose(data, detrend(raw, axis=0), atol=1e-9)
+    assert side["ImportScaling"] == {"standardize": "none", "detrend": True}
+    data, side = load_subject_series(
+        *args, **kw, import_scaling={"standardize": "zscore_sample", "detrend": True})
+    np.testing.assert_allclose(data.mean(axis=0), 0, atol=1e-10)
+    np.testing.assert_allclose(data.std(axis=0, ddof=1), 1, rtol=1e-10)
+    flat = detrend(raw, axis=0)
+    np.testing.assert_allclose(data, flat / flat.std(axis=0, ddof=1), rtol=1e-8, atol=1e-10)
+    # a column that is a pure linear trend cannot be detrended and standardised
+    raw[:, 4] = 5.0 + 0.5 * np.arange(30)
+    pd.DataFrame(raw, columns=[str(r) for r in atlas["roi"]]).to_csv(tsv["01"], sep="\t",
+                                                                    index=False)
+    load_subject_series(*args, **kw)  # as given it is a valid (non-constant) series
+    with pytest.raises(SubjectDataError, match=r"constant after detrending: 5 \(") as e:
+        load_subject_series(*args, **kw, import_scaling={"detrend": True})
+    _names(e, "01", tsv["01"])
+
+
 def test_timeseries_tr_mismatch_and_embedding_length(tmp_path, cohort):
     atlas = load_atlas()
     tsv = dg.make_timeseries_tables(tmp_path, cohort, n_volumes=12)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -259,7 +261,8 @@ def test_significant_pairs_table_maps_rois_and_sorts(rng, atlas):
     dmn = networks(atlas)["DMN"]
     k108 = int(np.flatnonzero(atlas["roi"].to_numpy()[dmn] == 108)[0])
     results, nets = _results(rng, atlas, {"DMN": k108})
-    table = stats.significant_pairs_table(results, atlas, nets, 0.01, "HC vs LMCI")
+    table = stats.significant_pairs_table(results, atlas, nets, 0.01, "HC vs LMCI",
+                                         fdr_level=0.05)
     assert tuple(table.columns) == stats.SIGNIFICANT_PAIRS_COLUMNS
     assert (np.diff(table["p"].to_numpy()) >= 0).all()
     assert (table["p"] < 0.01).all() and (table["comparison"] == "HC vs LMCI").all()
@@ -283,17 +286,19 @@ def test_significant_pairs_table_maps_rois_and_sorts(rng, atlas):
     # nested input gives the same table
     nested = {k: {q: results[k, q] for q in range(3)} for k in nets}
     pd.testing.assert_frame_equal(
-        stats.significant_pairs_table(nested, atlas, nets, 0.01, "HC vs LMCI"), table
+        stats.significant_pairs_table(nested, atlas, nets, 0.01, "HC vs LMCI", fdr_level=0.05),
+        table,
     )
 
 
 def test_significant_pairs_table_criterion_and_empty(rng, atlas):
     results, nets = _results(rng, atlas, {})
-    raw = stats.significant_pairs_table(results, atlas, nets, 0.01, "c")
-    bh = stats.significant_pairs_table(results, atlas, nets, 0.01, "c", criterion="p_bh")
+    raw = stats.significant_pairs_table(results, atlas, nets, 0.01, "c", fdr_level=0.05)
+    bh = stats.significant_pairs_table(results, atlas, nets, 0.01, "c", criterion="p_bh",
+                                       fdr_level=0.05)
     assert len(bh) <= len(raw)
     assert (bh["p_bh"] < 0.01).all()
-    empty = stats.significant_pairs_table(results, atlas, nets, 1e-300, "c")
+    empty = stats.significant_pairs_table(results, atlas, nets, 1e-300, "c", fdr_level=0.05)
     assert empty.empty and tuple(empty.columns) == stats.SIGNIFICANT_PAIRS_COLUMNS
     hubs = stats.hub_table(empty, atlas)
     assert len(hubs) == len(atlas) and (hubs["n_pairs"] == 0).all()
@@ -304,16 +309,18 @@ def test_significant_pairs_table_rejects_mismatch(rng, atlas):
     results, nets = _results(rng, atlas, {})
     bad = {("DMN", 0): results["CB", 0]}
     with pytest.raises(ValueError, match="DMN"):
-        stats.significant_pairs_table(bad, atlas, nets, 0.01, "c")
+        stats.significant_pairs_table(bad, atlas, nets, 0.01, "c", fdr_level=0.05)
     with pytest.raises(ValueError, match="XYZ"):
-        stats.significant_pairs_table({("XYZ", 0): results["CB", 0]}, atlas, nets, 0.01, "c")
+        stats.significant_pairs_table({("XYZ", 0): results["CB", 0]}, atlas, nets, 0.01, "c",
+                                      fdr_level=0.05)
 
 
 def test_hub_table_counts_and_ranks(atlas):
     rows = [(1, 4, 0), (1, 5, 0), (1, 6, 1), (4, 5, 2), (7, 11, 0)]
     sig = pd.DataFrame(
         {"comparison": "c", "dim": [r[2] for r in rows],
-         "roi_i": [r[0] for r in rows], "roi_j": [r[1] for r in rows]}
+         "roi_i": [r[0] for r in rows], "roi_j": [r[1] for r in rows],
+         "fdr": [True, False, True, False, False]}
     )  # fmt: skip
     hubs = stats.hub_table(sig, atlas)
     assert hubs["roi"].tolist()[:6] == [1, 4, 5, 6, 7, 11]  # 3, then 2, 2 (atlas order), ...
@@ -327,6 +334,73 @@ def test_hub_table_counts_and_ranks(atlas):
         stats.hub_table(pd.concat([sig, sig.assign(comparison="d")]), atlas)
     with pytest.raises(ValueError, match="999"):
         stats.hub_table(sig.assign(roi_j=999), atlas)
+
+
+def test_fdr_column_and_hub_fdr_counts(rng, atlas):
+    """``fdr`` is ``p_bh < fdr_level``; hub FDR counts are the pair table's, recounted."""
+    dmn = networks(atlas)["DMN"]
+    k108 = int(np.flatnonzero(atlas["roi"].to_numpy()[dmn] == 108)[0])
+    results, nets = _results(rng, atlas, {"DMN": k108})
+    for level in (1e-6, 0.05):
+        table = stats.significant_pairs_table(results, atlas, nets, 0.01, "c", fdr_level=level)
+        assert table["fdr"].dtype == bool
+        np.testing.assert_array_equal(table["fdr"], table["p_bh"].to_numpy() < level)
+    assert 99 <= table["fdr"].sum() < len(table)  # the planted pairs, not the null ones
+    hubs = stats.hub_table(table, atlas)
+    assert list(hubs.columns[7:]) == ["n_pairs", "n_pairs_fdr"] + [
+        f"n_pairs{x}_H{q}" for q in range(3) for x in ("", "_fdr")]
+    for hub in hubs.itertuples():
+        mine = table[(table["roi_i"] == hub.roi) | (table["roi_j"] == hub.roi)]
+        assert hub.n_pairs_fdr == mine["fdr"].sum() <= hub.n_pairs == len(mine)
+        for q in range(3):
+            assert getattr(hub, f"n_pairs_fdr_H{q}") == mine.loc[mine["dim"] == q, "fdr"].sum()
+    # order: raw count, then atlas order (FDR counts do not reorder)
+    where = {r: k for k, r in enumerate(atlas["roi"])}
+    keys = [(-n, where[r]) for n, r in zip(hubs["n_pairs"], hubs["roi"], strict=True)]
+    assert keys == sorted(keys) and hubs["roi"].iloc[0] == 108
+    assert hubs["n_pairs_fdr"].iloc[0] == 99  # its 33 DMN partners in 3 dimensions
+    # the level is required and checked; the hub table needs the fdr column
+    with pytest.raises(TypeError, match="fdr_level"):
+        stats.significant_pairs_table(results, atlas, nets, 0.01, "c")
+    with pytest.raises(ValueError, match=r"fdr_level must be a number in \(0, 1\)"):
+        stats.significant_pairs_table(results, atlas, nets, 0.01, "c", fdr_level=1.5)
+    with pytest.raises(ValueError, match="'fdr'"):
+        stats.hub_table(table.drop(columns="fdr"), atlas)
+
+
+def test_wilcoxon_tests_stage_uses_the_fdr_level(tmp_path, atlas, caplog):
+    """The stage passes settings.fdr_level to the tables, figures, meta and log."""
+    from tda_mci import io
+    from tda_mci.paths import Layout
+    from tda_mci.settings import RankSumSettings
+    from tda_mci.stats.stages import wilcoxon_tests
+
+    gen, nets, layout = np.random.default_rng(3), networks(atlas), Layout(str(tmp_path))
+    subjects = [f"{g}{k:02d}" for g in ("a", "b") for k in range(12)]
+    io.write_cohort(tmp_path / "cohort.tsv", pd.DataFrame({
+        "participant_id": [f"sub-{s}" for s in subjects], "subject": subjects,
+        "group": ["HC" if s[0] == "a" else "MCI" for s in subjects]}))  # fmt: skip
+    for s in subjects:
+        mats = {k: _pr_stack(gen, 2, len(idx)) for k, idx in nets.items()}  # 2 dimensions
+        mats["DMN"][:, 3] += 6.0 * (s[0] == "b")
+        mats["DMN"][:, :, 3] += 6.0 * (s[0] == "b")
+        io.write_pr(layout.pr(s), mats, {k: atlas["roi"].to_numpy()[i] for k, i in nets.items()},
+                    meta={"subject": s})  # fmt: skip
+    outputs = layout.pr_statistics("HCvsMCI", list(nets))
+    with caplog.at_level("INFO", logger="tda_mci.stats.stages"):
+        wilcoxon_tests(RankSumSettings.from_config({"statistics": {"fdr_level": 0.1}}),
+                       cohort=str(tmp_path / "cohort.tsv"), comparison=("HC", "MCI"),
+                       pr=[layout.pr(s) for s in subjects], outputs=outputs)  # fmt: skip
+    assert io.read_pr_statistics(outputs["stats"])[1]["fdr_level"] == 0.1
+    pairs, hubs = io.read_tsv(outputs["pairs"]), io.read_tsv(outputs["hubs"])
+    np.testing.assert_array_equal(pairs["fdr"], pairs["p_bh"] < 0.1)
+    n_fdr = int(pairs["fdr"].sum())
+    assert n_fdr >= 2 * 33 and hubs["n_pairs_fdr"].sum() == 2 * n_fdr
+    assert f"{len(pairs)} significant pairs at alpha 0.01, {n_fdr} survive FDR at q 0.1" in (
+        caplog.text)
+    for key in ("hub_figure", "overview", "connectome", "connectome_html", "pplots"):
+        for path in np.atleast_1d(outputs[key]):
+            assert os.path.getsize(path) > 10_000
 
 
 # --------------------------------------------------------------------------------------
@@ -462,3 +536,31 @@ def test_ps_group_tests_table(rng):
     assert top["p"] == 0.01
     with pytest.raises(ValueError, match="ROI 7"):
         stats.ps_group_tests({**ps, 7: ps[5][:, :10, :10]}, labels, n_permutations=9)
+
+
+@pytest.mark.parametrize(("perms", "m", "q", "expected"), [
+    (3200, 160, 0.05, None),  # m / (P + 1) = 0.049992 < 0.05: a lone ROI can be marked
+    (3199, 160, 0.05, "at least 2 of them reach p < 0.000625"),  # exactly 0.05: not below
+    (999, 160, 0.05, "at least 4 of them reach p < 0.00125"),
+    (99, 160, 0.05, "at least 33 of them reach p < 0.0103"),  # 32 at 0.01 give p_bh = 0.05
+    (9, 160, 0.05, "can mark no ROI at all"),
+    (99, 5, 0.05, "at least 2 of them reach p < 0.02"),
+])
+def test_fdr_floor_states_what_the_permutations_allow(perms, m, q, expected):
+    """The warning agrees with BH itself (and the brain map's p_bh < q): with k tests at the
+    floor p and the others at 1, BH marks them exactly when k reaches the stated minimum."""
+    from tda_mci.stats.permanova import fdr_floor
+
+    text = fdr_floor(perms, m, q)
+    floor = 1 / (perms + 1)
+    assert text is None if expected is None else expected in text
+    if text is not None:
+        assert f"smallest attainable PERMANOVA p is {floor:.3g}" in text
+    marked = [k for k in range(1, m + 1)
+              if (stats.adjust_pvalues(np.r_[np.full(k, floor), np.ones(m - k)])[:k] < q).all()]
+    if text is None:
+        assert marked[0] == 1
+    elif "no ROI" in text:
+        assert not marked
+    else:
+        assert f"at least {marked[0]} of them" in text

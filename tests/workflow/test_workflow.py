@@ -33,8 +33,19 @@ def test_dry_run_lists_every_stage(tmp_path, snakemake):
     for rule in ("demo_cohort", "extract_timeseries", "compute_diagrams", "roi_distances",
                  "subject_distances", "wilcoxon_tests", "train_classifiers",
                  "summarize_classification", "permutation_test", "plot_diagrams",
-                 "runtime_statistics", "dataset_description"):
+                 "runtime_statistics", "dataset_description", "methods_text"):
         assert rule in result.stdout, rule
+    # 999 PERMANOVA permutations cannot let BH (q 0.05, 160 ROIs) mark a lone ROI: said now
+    assert ("Warning: statistics.ps_permutations = 999: the smallest attainable PERMANOVA p is "
+            "0.001") in result.stdout + result.stderr
+
+
+def test_enough_permutations_raise_no_warning(tmp_path, snakemake):
+    config = yaml.safe_load(CONFIG.read_text())
+    config["statistics"]["ps_permutations"] = 3200
+    result = snakemake(tmp_path, config, "-n")
+    assert result.returncode == 0, result.stderr
+    assert "smallest attainable PERMANOVA p" not in result.stdout + result.stderr
 
 
 def test_misspelled_config_key_fails(tmp_path, snakemake):
@@ -117,16 +128,19 @@ def test_report_contains_pplots_and_summary(run_dir, snakemake):
     with zipfile.ZipFile(run_dir / "report.zip") as z:
         names = z.namelist()
         html = next(z.read(n).decode() for n in names if n.endswith("report.html"))
+        methods = next(z.read(n).decode() for n in names if n.endswith("methods.html"))
     assert any(n.endswith("_net-DMN_pplot.png") for n in names)
     assert any(n.endswith("_summary.tsv") for n in names)
     assert any(n.endswith("_model-cnn_curves.png") for n in names)
     assert any(n.endswith("_desc-best_permutation.png") for n in names)
     assert any(n.endswith("_runtime.tsv") for n in names)
     for category in ("Time series", "Diagrams", "Distances", "Group statistics",
-                     "Classification", "QC", "Runtime"):
+                     "Classification", "QC", "Runtime", "Methods"):
         assert category in html, category
-    # the methods paragraph is rendered with this run's parameters
-    assert "tda_mci" in html and "persim.wasserstein" in html
+    # the methods text of this run: the demo's images, 40 volumes, this config's settings
+    assert "tda_mci" in html
+    assert "NiftiSpheresMasker" in methods and "Every volume was kept: 40 per subject" in methods
+    assert "persim.wasserstein" in methods and "trained for 2 epochs" in methods
 
 
 def _planned(dry_run_stdout):

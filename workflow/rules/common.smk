@@ -7,11 +7,14 @@ import math
 import os
 import shlex
 
+from snakemake.logging import logger
+
 from tda_mci import cohort
 from tda_mci.atlas import check_atlas_networks, load_atlas, networks
 from tda_mci.inputs.sources import resolve_cohort_inputs
 from tda_mci.paths import Layout, comparison_key
 from tda_mci.settings import STAGES
+from tda_mci.stats.permanova import fdr_floor
 
 LAYOUT = Layout.from_config(config)
 ATLAS = load_atlas(config["atlas"])
@@ -70,6 +73,13 @@ INPUT_FILES = (
     {} if INPUT_KIND == "demo" else resolve_cohort_inputs(config["inputs"], PARTICIPANTS, NETWORKS)
 )
 N_PS_BLOCKS = math.ceil(len(ATLAS) / config["distances"]["ps_rois_per_job"])
+# Too few PERMANOVA permutations for the FDR correction to mark a single ROI: say so now
+# (the brain map says it too).
+PS_FDR_WARNING = fdr_floor(
+    config["statistics"]["ps_permutations"], len(ATLAS), config["statistics"]["ps_fdr_level"]
+)
+if PS_FDR_WARNING:
+    logger.warning(f"Warning: {PS_FDR_WARNING}")
 
 
 wildcard_constraints:
@@ -84,6 +94,7 @@ DIAGRAMS = LAYOUT.diagrams(config["embedding"]["dimension"], config["embedding"]
 STATS = LAYOUT.pr_statistics(networks=NETWORKS)
 PS_TESTS = LAYOUT.ps_statistics()
 SUMMARY = LAYOUT.classification_summary()
+METHODS = LAYOUT.methods()
 
 
 def metrics_files(comp="{comp}", net="{net}"):
@@ -200,6 +211,7 @@ def config_json(wildcards):
 # collected once all of it exists.
 RUN_PRODUCTS = [
     LAYOUT.dataset_description(),
+    METHODS["text"],
     all_subjects(LAYOUT.pr()),
     expand(STATS["stats"], comp=COMPARISONS),
     expand(LAYOUT.diagram_figure(), comp=COMPARISONS),

@@ -1,9 +1,10 @@
-# Provenance of the results folder: what produced it (versions, configuration) and what each
-# rule cost (run-time statistics from the benchmark files).
+# Provenance of the results folder: what produced it (versions, configuration), the methods
+# text built from what the stages recorded, and what each rule cost (run-time statistics).
 
 
 localrules:
     dataset_description,
+    methods_text,
     runtime_statistics,
 
 
@@ -19,6 +20,30 @@ rule dataset_description:
     shell:
         "tda-mci dataset-description --config {params.config:q} --output {output:q} "
         "> {log:q} 2>&1"
+
+
+rule methods_text:
+    input:
+        cohort=LAYOUT.included(),
+        sidecars=all_subjects(LAYOUT.timeseries_sidecar()),
+    output:
+        text=METHODS["text"],
+        html=report(
+            METHODS["html"],
+            caption="../report/methods.rst",
+            category="Methods",
+            labels={"text": "methods of this run"},
+        ),
+    log:
+        LAYOUT.log("methods_text"),
+    conda:
+        "../../envs/tda_mci.yaml"
+    params:
+        settings=settings("methods_text"),
+        outputs=named_outputs,
+    shell:
+        "tda-mci methods-text --settings {params.settings:q} --cohort {input.cohort:q} "
+        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} > {log:q} 2>&1"
 
 
 rule runtime_statistics:
