@@ -37,6 +37,17 @@ def _count(values: Sequence[int]) -> str:
             f"{int(values.max())})")
 
 
+def _join(steps: Sequence[str]) -> str:
+    """Join phrases as prose: ``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return steps[0] if len(steps) == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
+
+
+def _atlas(sidecars: Sequence[Mapping[str, Any]]) -> str:
+    """Name the atlas the series were extracted or checked against, as the sidecars say."""
+    name = _one(sidecars, "Atlas")
+    return "Dosenbach (2010)" if name in (None, "dosenbach160") else f"custom ({name})"
+
+
 def _one(sidecars: Sequence[Mapping[str, Any]], key: str, ignore: Sequence[str] = ()) -> Any:
     """Return the value every sidecar records for ``key``; they must agree.
 
@@ -83,7 +94,7 @@ def _image_series(sidecars: Sequence[Mapping[str, Any]], atlas: str) -> str:
     kept = [int(s["NumberOfVolumes"]) for s in sidecars]
     total = [int(s.get("NumberOfVolumesInImage", k)) for s, k in zip(sidecars, kept,
                                                                      strict=True)]
-    text += f"; each series was {', '.join(steps)}. "
+    text += f"; each series was {_join(steps)}. "
     if kept == total:
         return text + f"Every volume was kept: {_count(kept)} per subject"
     return text + (f"Volumes kept per subject: {_count(kept)}, of {_count(total)} in the "
@@ -99,7 +110,7 @@ def _imported_series(sidecars: Sequence[Mapping[str, Any]], atlas: str) -> str:
         [_STANDARDIZE["zscore_sample"]] if scaling.get("standardize") == "zscore_sample"
         else [])
     done = ("used as given (no detrending, no standardisation; the extraction settings "
-            "apply to images only)" if not steps else " and ".join(steps))
+            "apply to images only)" if not steps else _join(steps))
     volumes = _count([int(s["NumberOfVolumes"]) for s in sidecars])
     return (f"Precomputed ROI series of the {len(sidecars)} included subjects were imported "
             f"from {layout} and checked against the {atlas} atlas "
@@ -110,12 +121,12 @@ def _imported_series(sidecars: Sequence[Mapping[str, Any]], atlas: str) -> str:
 
 def _topology(s: MethodsSettings) -> str:
     lost = (s.dimension - 1) * s.delay
-    backend = ("GUDHI with edge collapse" if s.backend == "gudhi"
+    backend = ("GUDHI after edge collapse" if s.backend == "gudhi"
                else "Ripser (the paper's implementation)")
     return (f"Each ROI series of T volumes was embedded with a sliding window of length "
             f"{s.dimension} and delay {s.delay} (T - {lost} points in R^{s.dimension}). "
             f"Vietoris-Rips persistence diagrams (Euclidean distance, Z/2 coefficients) were "
-            f"computed up to H{s.max_dim} with {backend}. Diagrams were compared with the "
+            f"computed up to H{s.max_dim} by {backend}. Diagrams were compared with the "
             f"Wasserstein distance of order {s.order} and ground metric L{s.ground_metric} (a "
             "point's cost to the diagonal is its ground-metric distance to it; infinite bars "
             "dropped; order 1 with L2 equals persim.wasserstein), between the ROIs of each "
@@ -171,9 +182,9 @@ def describe_methods(settings: MethodsSettings, sidecars: Sequence[Mapping[str, 
     """
     if not sidecars:
         raise ValueError("no time-series sidecars: nothing to describe")
-    atlas = "Dosenbach (2010)" if not settings.atlas else f"custom ({settings.atlas})"
     kind = _one(sidecars, "InputKind")
-    series = (_image_series if kind in _IMAGE_KINDS else _imported_series)(sidecars, atlas)
+    series = (_image_series if kind in _IMAGE_KINDS else _imported_series)(sidecars,
+                                                                            _atlas(sidecars))
     return [("ROI time series", series + "."), ("Topology", _topology(settings)),
             ("Statistics", _statistics(settings)),
             ("Classification", _classification(settings))]

@@ -407,7 +407,6 @@ class MethodsSettings(StageSettings):
     """
 
     rule: ClassVar[str] = "methods_text"
-    atlas: str | None = key("atlas")
     dimension: int = key("embedding.dimension")
     delay: int = key("embedding.delay")
     max_dim: int = key("homology.max_dim")

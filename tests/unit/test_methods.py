@@ -28,8 +28,9 @@ def cohort():
 
 
 def _sidecars(kind, files, atlas, **options):
-    return [load_subject_series(kind, f, atlas, subject=s, t_r=2.0, **options)[1]
-            for s, f in files.items()]
+    name = "dosenbach160" if len(atlas) == 160 else "atlas20.tsv"
+    return [load_subject_series(kind, f, atlas, subject=s, t_r=2.0, atlas_name=name,
+                                **options)[1] for s, f in files.items()]
 
 
 def _text(sidecars, settings=SETTINGS):
@@ -43,12 +44,13 @@ def test_fmriprep_images(tmp_path, cohort):
                              extraction={"radius": 5.0, "standardize": "zscore_sample",
                                          "detrend": True}))["ROI time series"]
     assert series.startswith("For each of the 2 included subjects, the mean signal of a 5 mm "
-                             "sphere around each of the 20 ROIs")
+                             "sphere around each of the 20 ROIs of the custom (atlas20.tsv) "
+                             "atlas")
     assert "(fMRIPrep derivatives) with nilearn's NiftiSpheresMasker" in series
     assert "voxels outside the subject's brain mask ignored" in series
     assert ("fMRIPrep denoising preset 'simple' (29 confound regressors, with a sample mask"
             in series)
-    assert "each series was linearly detrended, z-scored (mean 0, sample SD 1)" in series
+    assert "each series was linearly detrended and z-scored (mean 0, sample SD 1)" in series
     # two non-steady-state volumes censored in each generated image
     assert series.endswith("Volumes kept per subject: 38, of 40 in the images (the others "
                            "censored by the sample mask).")
@@ -63,7 +65,7 @@ def test_nifti_images_with_confounds_and_psc(tmp_path, cohort):
                                          "high_pass": 0.01}))["ROI time series"]
     assert "a 4 mm sphere" in series and "(NIfTI) with nilearn's" in series
     assert "6 confound regressors from a TSV were regressed out" in series
-    assert ("each series was band-pass filtered (0.01-0.1 Hz), converted to percent signal "
+    assert ("each series was band-pass filtered (0.01-0.1 Hz) and converted to percent signal "
             "change") in series
     assert "detrended" not in series
     assert series.endswith("Every volume was kept: 60 per subject.")
@@ -109,7 +111,7 @@ def test_later_stages_state_the_settings(tmp_path, cohort):
         "classification": {"models": ["logreg"], "protocol": "paper", "permutations": 0},
     })
     text = _text(_sidecars("timeseries", files, atlas), settings)
-    assert "up to H1 with Ripser" in text["Topology"]
+    assert "up to H1 by Ripser" in text["Topology"]
     assert "order 2 and ground metric Linf" in text["Topology"]
     assert "(HC vs MCI)" in text["Statistics"]
     assert "99 label permutations, so the smallest attainable p is 0.01" in text["Statistics"]
