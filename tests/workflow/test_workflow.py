@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tda_mci import io
+from tda_mci.settings import MethodsSettings
 
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
 
@@ -179,5 +180,9 @@ def test_a_changed_setting_reruns_exactly_the_jobs_that_read_it(run_dir, snakema
     jobs = _planned(result.stdout)
     params_changed = {r for r, reasons in jobs.items()
                       if any("params" in reason.lower() for reason in reasons)}
-    # dataset_description records the whole configuration: any change reruns it
-    assert params_changed == rerun | {"dataset_description"}, jobs
+    # dataset_description records the whole configuration: any change reruns it; the methods
+    # text reruns when the key is one it describes (all of these are)
+    changed_keys = {f"{section}.{name}" for section, values in change.items() for name in values}
+    described = set(MethodsSettings.keys().values())
+    assert changed_keys <= described
+    assert params_changed == rerun | {"dataset_description", "methods_text"}, jobs
