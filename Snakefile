@@ -34,3 +34,11 @@ rule all:
     input:
         *RUN_PRODUCTS,
         LAYOUT.runtime(),
+
+
+onsuccess:
+    say_exclusions()
+
+
+onerror:
+    say_exclusions()

@@ -3,8 +3,16 @@
 The subcommand of rule ``compute_diagrams`` is ``tda-mci compute-diagrams``, and it calls
 the stage function of the same name (``tda_mci.topology.stages.compute_diagrams``). This
 module only parses arguments: the stage's settings arrive as one JSON object
-(``--settings``, see :mod:`tda_mci.settings`), files by role. Errors in the data exit
-with status 1 and a one-line message that names the subject, the file and the reason.
+(``--settings``, see :mod:`tda_mci.settings`), files by role.
+
+With ``--log FILE`` (as the workflow runs it) everything the command and the libraries
+print goes to the job's log, and only the outcome of a failure reaches the console: one
+line ``tda-mci <command>: error: ...`` naming the subject, the file and the reason. An
+expected failure (bad data, a damaged intermediate, a missing file) exits with status 1
+and that line, never a traceback; a damaged intermediate
+(:class:`tda_mci.io.DamagedFileError`) is removed first, so that rerunning the same
+workflow command remakes it. An unexpected error also exits with status 1; its traceback
+is in the log.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("tda_mci")
@@ -93,16 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``tda-mci``."""
     parser = argparse.ArgumentParser(prog="tda-mci", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log", default=None, metavar="FILE",
+                        help="write all output to FILE; only an error line reaches the "
+                             "console")
     sub = parser.add_subparsers(dest="command", required=True)
     for command, (target, help_text, arguments) in COMMANDS.items():
-        p = sub.add_parser(command, help=help_text, description=help_text)
+        p = sub.add_parser(command, help=help_text, description=help_text, parents=[common])
         p.add_argument("--settings", required=True, metavar="JSON",
                        help="the stage's settings (tda_mci.settings), as the workflow writes "
                             "them")
         for flag, options in arguments:
             p.add_argument(flag, **options)
         p.set_defaults(target=target)
-    p = sub.add_parser("dataset-description", help="Write dataset_description.json.")
+    p = sub.add_parser("dataset-description", help="Write dataset_description.json.",
+                       parents=[common])
     p.add_argument("--config", required=True, type=json.loads, metavar="JSON",
                    help="the run's whole configuration")
     p.add_argument("--output", required=True)
@@ -114,7 +129,8 @@ def run(args: argparse.Namespace) -> None:
     """Call the stage function of the parsed subcommand."""
     from tda_mci.settings import STAGES
 
-    kwargs = {k: v for k, v in vars(args).items() if k not in ("command", "verbose", "target")}
+    kwargs = {k: v for k, v in vars(args).items()
+              if k not in ("command", "verbose", "target", "log")}
     stage = _stage(args.target)
     if args.command == "dataset-description":
         stage(kwargs.pop("config"), **kwargs)
@@ -123,9 +139,28 @@ def run(args: argparse.Namespace) -> None:
     stage(settings, **kwargs)
 
 
+def _log_to(path: str):
+    """Send standard output and error (C level too) to the log file ``path``.
+
+    Returns a text stream on the original standard error (the console).
+    """
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return console
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tda-mci``; returns the exit status."""
+    from tda_mci.io import DamagedFileError
+
     args = build_parser().parse_args(argv)
+    console = _log_to(args.log) if args.log else sys.stderr
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -134,11 +169,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("tda-mci %s: %s", args.command, " ".join(sys.argv[1:] if argv is None else argv))
     try:
         run(args)
+        return 0
+    except DamagedFileError as err:
+        message = err.remove()
     except (ValueError, FileNotFoundError) as err:
-        log.error("%s", err)
-        print(f"tda-mci {args.command}: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        message = str(err)
+    except Exception as err:
+        if not args.log:
+            raise
+        log.exception("unexpected error")
+        message = f"unexpected {type(err).__name__}: {err} (traceback in {args.log})"
+    log.error("%s", message)
+    print(f"tda-mci {args.command}: error: {message}", file=console, flush=True)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

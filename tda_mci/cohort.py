@@ -32,19 +32,27 @@ def load_participants(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The table as read, plus a column ``subject``: the label after ``sub-``, used in
-        file names and as the Snakemake wildcard.
+        The table as read, every value as text (no value is read as missing), plus a
+        column ``subject``: the label after ``sub-``, used in file names and as the
+        Snakemake wildcard.
 
     Raises
     ------
     ValueError
-        Missing columns, malformed or duplicated participant ids; the message names the
-        file and the offending values.
+        An empty or header-only file, missing columns, malformed or duplicated
+        participant ids, a participant without group; the message names the file and
+        the offending values.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"participants file {path} does not exist")
-    table = pd.read_csv(path, sep="\t", dtype={"participant_id": str, "group": str})
+    try:
+        # every value as text: sub-NA, sub-nan, sub-0001 and sub-1e3 are valid labels
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"participants file {path} is empty") from None
+    if table.empty:
+        raise ValueError(f"participants file {path} lists no participants (a header only)")
     return check_participants(table, source=str(path))
 
 
@@ -63,9 +71,9 @@ def check_participants(table: pd.DataFrame, source: str = "participants table") 
     dup = ids[ids.duplicated()].tolist()
     if dup:
         raise ValueError(f"{source}: duplicated participant_id {sorted(set(dup))}")
-    if table["group"].isna().any():
-        rows = ids[table["group"].isna()].tolist()
-        raise ValueError(f"{source}: no group for {rows}")
+    no_group = table["group"].isna() | table["group"].astype(str).str.strip().isin(["", "n/a"])
+    if no_group.any():
+        raise ValueError(f"{source}: no group for {ids[no_group].tolist()}")
     _check_rows(table, source)
     table = table.copy()
     table["subject"] = ids.str.slice(4)
@@ -83,6 +91,38 @@ def _check_rows(table: pd.DataFrame, source: str) -> None:
         record = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
         for err in validator.iter_errors(record):
             raise ValueError(f"{source}: {row['participant_id']}: {err.message}")
+
+
+def compared_participants(
+    table: pd.DataFrame, comparisons: Iterable[Sequence[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split participants into those of a compared group and the others.
+
+    A participant whose group is in no comparison (``AD`` when only HC, MCI ... are
+    compared, or a misspelt ``LMIC``) is not analysed at all: no time series, no
+    diagrams, absent from every cohort-level output. The workflow lists such
+    participants on the console and in ``qc/cohort_qc.tsv`` (status ``not compared``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Participants table with a ``group`` column.
+    comparisons : iterable of (str, str)
+        Pairs of group names (``statistics.comparisons``).
+
+    Returns
+    -------
+    compared, others : pandas.DataFrame
+        Rows of ``table`` (order kept, index reset) whose group is / is not compared.
+    """
+    groups = {g for pair in comparisons for g in pair}
+    keep = table["group"].astype(str).isin(groups)
+    return table[keep].reset_index(drop=True), table[~keep].reset_index(drop=True)
+
+
+def not_compared_reason(group: str) -> str:
+    """Why a participant of ``group`` is not analysed (QC table and console)."""
+    return f"group {group!r} is in no comparison (statistics.comparisons)"
 
 
 def required_group_size(min_group_size: int, protocol: str, n_splits: int) -> tuple[int, str]:

@@ -199,7 +199,7 @@ def methods_text(
     """
     subjects = io.read_cohort(cohort)["subject"].tolist()
     files = files_by_subject(sidecars, subjects, "time-series sidecar")
-    sections = describe_methods(settings, [io.read_json(files[s]) for s in subjects])
+    sections = describe_methods(settings, [io.read_timeseries_sidecar(files[s]) for s in subjects])
     markdown = "# Methods\n\n" + "".join(f"**{h}.** {p}\n\n" for h, p in sections)
     page = "".join(f"<p><b>{html.escape(h)}.</b> {html.escape(p)}</p>\n" for h, p in sections)
     io.write_text(outputs["text"], markdown)

@@ -298,6 +298,7 @@ class CohortQCSettings(StageSettings):
 
     rule: ClassVar[str] = "cohort_qc"
     atlas: str | None = key("atlas")
+    comparisons: tuple = key("statistics.comparisons")
 
 
 @dataclass(frozen=True)

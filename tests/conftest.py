@@ -16,6 +16,7 @@ writes tiny synthetic cohorts of every input kind.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,14 +56,15 @@ def stage_settings():
 
 
 def snakemake_command(work: Path, config: dict | Path, *args: str,
-                      profile: Path | None = None) -> list[str]:
+                      profile: Path | None = None, snakefile: Path | None = None) -> list[str]:
     """The command that runs the workflow in ``work`` on ``config`` (a dict is written to
-    ``work/config.yaml``), with 2 cores unless a profile is given."""
+    ``work/config.yaml``), with 2 cores unless a profile is given; the repository's
+    Snakefile unless ``snakefile`` names a copy."""
     if isinstance(config, dict):
         path = work / "config.yaml"
         path.write_text(yaml.safe_dump(config))
         config = path
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile or ROOT / "Snakefile"),
            "--configfile", str(config)]
     cmd += ["--profile", str(profile)] if profile else ["--cores", "2"]
     return cmd + list(args)
@@ -71,6 +73,22 @@ def snakemake_command(work: Path, config: dict | Path, *args: str,
 def snakemake_env() -> dict[str, str]:
     """The environment of a workflow run: this interpreter's ``tda-mci`` first on PATH."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+
+
+@pytest.fixture(scope="session")
+def copy_workflow():
+    """``copy_workflow(folder)``: copy the workflow's files (not the package) to
+    ``folder``; returns the copy's Snakefile."""
+    return _copy_workflow
+
+
+def _copy_workflow(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, folder / name)
+    for name in ("workflow", "envs", "profiles"):
+        shutil.copytree(ROOT / name, folder / name)
+    return folder / "Snakefile"
 
 
 @pytest.fixture(scope="session")
@@ -87,11 +105,13 @@ def snakemake_popen():
 
 @pytest.fixture(scope="session")
 def snakemake():
-    """``snakemake(work, config, *args, profile=None)``: run the workflow, return the
-    completed process (stdout and stderr captured as text)."""
+    """``snakemake(work, config, *args, profile=None, snakefile=None)``: run the workflow,
+    return the completed process (stdout and stderr captured as text)."""
 
-    def run(work: Path, config: dict | Path, *args: str, profile: Path | None = None):
-        return subprocess.run(snakemake_command(work, config, *args, profile=profile),
-                              cwd=work, env=snakemake_env(), capture_output=True, text=True)
+    def run(work: Path, config: dict | Path, *args: str, profile: Path | None = None,
+            snakefile: Path | None = None):
+        command = snakemake_command(work, config, *args, profile=profile, snakefile=snakefile)
+        return subprocess.run(command, cwd=work, env=snakemake_env(), capture_output=True,
+                              text=True)
 
     return run

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tda_mci.cohort import not_compared_reason
+
 #: Columns of the included and excluded tables.
 INCLUDED_COLUMNS = ("participant_id", "subject", "group")
 EXCLUDED_COLUMNS = ("participant_id", "subject", "group", "file", "reason")
@@ -236,8 +238,13 @@ def cohort_qc_table(
     sidecars: Mapping[str, Mapping[str, Any]],
     excluded: pd.DataFrame,
     atlas: pd.DataFrame | None = None,
+    comparisons: Iterable[Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """One QC row per participant: metrics of included subjects, reasons of excluded ones.
+
+    Status ``included``, ``excluded`` or, with ``comparisons``, ``not compared`` for a
+    participant whose group is in no comparison (not analysed at all; see
+    :func:`tda_mci.cohort.compared_participants`).
 
     Parameters
     ----------
@@ -249,6 +256,8 @@ def cohort_qc_table(
         From :func:`exclusion_tables`.
     atlas : pandas.DataFrame, optional
         For ROI labels.
+    comparisons : iterable of (str, str), optional
+        The compared groups (``statistics.comparisons``); None: every group is.
 
     Returns
     -------
@@ -261,14 +270,18 @@ def cohort_qc_table(
         When a participant is neither excluded nor has a sidecar, or both.
     """
     gone = {str(r.subject): r for r in excluded.itertuples()}
+    compared = None if comparisons is None else {g for pair in comparisons for g in pair}
     rows = []
     for p in participants.to_dict(orient="records"):
         s = str(p["subject"])
         base = {"participant_id": str(p["participant_id"]), "subject": s,
                 "group": str(p["group"])}
-        if s in gone and s in sidecars:
+        if compared is not None and base["group"] not in compared:
+            rows.append({**base, "status": "not compared",
+                         "reason": not_compared_reason(base["group"])})
+        elif s in gone and s in sidecars:
             raise ValueError(f"subject {s} is excluded but has a time series")
-        if s in gone:
+        elif s in gone:
             rows.append({**base, "status": "excluded", "source": gone[s].file,
                          "reason": gone[s].reason})
         elif s in sidecars:

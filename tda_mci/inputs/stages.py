@@ -16,7 +16,12 @@ import numpy as np
 
 from tda_mci import io
 from tda_mci.atlas import load_atlas
-from tda_mci.cohort import files_by_subject, load_participants, required_group_size
+from tda_mci.cohort import (
+    compared_participants,
+    files_by_subject,
+    load_participants,
+    required_group_size,
+)
 from tda_mci.figures import carpet_plot, plot_cohort_qc
 from tda_mci.inputs.demo import generate_demo_cohort
 from tda_mci.inputs.qc import (
@@ -91,7 +96,7 @@ def screen_subject(
     else:
         log.info("sub-%s passes: %d volumes x %d ROIs", subject, *data.shape)
         record = screen_record(subject, None, sidecar)
-    io.write_json(output, record)
+    io.write_json(output, record, kind="screen")
 
 
 def screen_cohort(
@@ -108,9 +113,9 @@ def screen_cohort(
     sidecars (policy fail: every subject passed). Group sizes are checked after the
     exclusions; on failure the exclusion table is still written, to explain why.
     """
-    table = load_participants(participants)
-    inc, exc = exclusion_tables(table, {path: io.read_json(path) for path in records})
-    io.write_tsv(excluded, exc)
+    table, _ = compared_participants(load_participants(participants), settings.comparisons)
+    inc, exc = exclusion_tables(table, {path: _screen_record(path) for path in records})
+    io.write_tsv(excluded, exc, kind="exclusions")
     for r in exc.itertuples():
         log.warning("excluded %s (%s): %s: %s", r.participant_id, r.group, r.file, r.reason)
     n_min, setting = required_group_size(settings.min_group_size, settings.protocol,
@@ -118,6 +123,13 @@ def screen_cohort(
     check_included_groups(inc, exc, settings.comparisons, n_min, setting=setting)
     io.write_cohort(included, inc)
     log.info("%d included, %d excluded", len(inc), len(exc))
+
+
+def _screen_record(path: str) -> dict:
+    """Read a screening verdict (policy exclude) or a time-series sidecar (policy fail)."""
+    if path.endswith("_timeseries.json"):
+        return io.read_timeseries_sidecar(path)
+    return io.read_json(path, kind="screen")
 
 
 def plot_carpet(settings: CarpetSettings, *, subject: str, timeseries: str, output: str) -> None:
@@ -144,9 +156,9 @@ def cohort_qc(
     """
     table = load_participants(participants)
     inc = io.read_cohort(included)
-    exc = io.read_tsv(excluded, text=True)
+    exc = io.read_tsv(excluded, text=True, kind="exclusions")
     files = files_by_subject(sidecars, inc["subject"].tolist(), "time-series sidecar")
-    qc = cohort_qc_table(table, {s: io.read_json(p) for s, p in files.items()}, exc,
-                         load_atlas(settings.atlas))
+    qc = cohort_qc_table(table, {s: io.read_timeseries_sidecar(p) for s, p in files.items()}, exc,
+                         load_atlas(settings.atlas), comparisons=settings.comparisons)
     io.write_tsv(outputs["table"], qc)
     plot_cohort_qc(qc, outputs["figure"])

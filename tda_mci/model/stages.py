@@ -127,7 +127,7 @@ def train_classifiers(
             "seed": settings.seed, "device": result["device"], "threads": threads,
             "wall_seconds": seconds,
         }
-        io.write_record(output, record)
+        io.write_record(output, record, "metrics")
         log.info("%s %s %s: accuracy %.3f (%.1f s)", network,
                  "correlation" if dim is None else f"H{dim}", model,
                  result["summary"]["accuracy"]["mean"], seconds)
@@ -170,7 +170,7 @@ def permutation_test(
     settings as recorded; ``p = (1 + #{null >= observed}) / (1 + permutations)``.
     """
     comp = " vs ".join(comparison)
-    loaded = [io.read_record(p) for p in records]
+    loaded = [io.read_record(p, "metrics") for p in records]
     best = best_records(loaded, "accuracy")
     if list(best) != [(comp,)]:
         raise ValueError(f"the records must be those of {comp} only; got {list(best)}")
@@ -212,7 +212,7 @@ def permutation_test(
         "settings": s, "wall_seconds": seconds,
         "method": "labels of all compared subjects permuted; same folds and model seeds; "
                   "p = (1 + #{null >= observed}) / (1 + permutations)",
-    })
+    }, "permutation")
     plot_permutation_null(result["null"], observed, result["pvalue"], figure,
                           title=f"{label}: label permutations")
 
@@ -229,10 +229,10 @@ def summarize_classification(
     ``outputs`` holds ``summary``, ``best`` and ``heatmap``
     (:meth:`tda_mci.paths.Layout.classification_summary`).
     """
-    results = [io.read_record(p) for p in records]
+    results = [io.read_record(p, "metrics") for p in records]
     tested = {}
     for path in permutation_tests:
-        perm = io.read_record(path)
+        perm = io.read_record(path, "permutation")
         tested[record_key({**perm, "summary": {}})] = perm
     for record in results:
         if record_key(record) in tested:

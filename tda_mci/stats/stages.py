@@ -91,7 +91,7 @@ def wilcoxon_tests(
         "test": "two-sided Mann-Whitney U (rank-sum) per ROI pair",
     })  # fmt: skip
     io.write_tsv(outputs["pairs"], sig)
-    io.write_tsv(outputs["hubs"], hubs)
+    io.write_tsv(outputs["hubs"], hubs, kind="hubs")
     _rank_sum_figures(results, sig, hubs, atlas, nets, comp, alpha, fdr, outputs)
     log.info("%s: %d significant pairs at alpha %g, %d survive FDR at q %g",
              comp, len(sig), alpha, int(sig["fdr"].sum()), fdr)  # fmt: skip
@@ -129,7 +129,7 @@ def plot_diagrams(
     output: str,
 ) -> None:
     """Diagrams of the comparison's top hub ROI, pooled per group."""
-    table = io.read_tsv(hubs)
+    table = io.read_tsv(hubs, kind="hubs")
     if table.empty:
         raise ValueError(f"{hubs}: empty hubs table")
     top = table.iloc[0]

@@ -98,14 +98,14 @@ def test_train_permutation_summarize(cohort, tmp_path):
         assert train(cohort, net, outputs[::-1], "--curves", str(curves)) == 0
         assert curves.stat().st_size > 10_000
         for path in outputs:
-            s = io.read_record(path)["settings"]
+            s = io.read_record(path, "metrics")["settings"]
             name = cohort["layout"].metrics(s["dim"], s["model"], "HCvsLMCI", net)
             assert name == path
         records += outputs
     out = tmp_path / "perm.json"
     assert permutation(cohort, records, out) == 0
-    perm = io.read_record(out)
-    best = max((io.read_record(r) for r in records),
+    perm = io.read_record(out, "permutation")
+    best = max((io.read_record(r, "metrics") for r in records),
                key=lambda r: r["summary"]["accuracy"]["mean"])
     assert perm["observed"] == best["summary"]["accuracy"]["mean"]
     assert perm["network"] == "visual"  # the planted network wins
@@ -125,7 +125,7 @@ def test_train_permutation_summarize(cohort, tmp_path):
     # corr_logreg: one row per comparison, no homology dimension
     rows = pd.read_csv(outputs["summary"], sep="\t", keep_default_na=False)
     assert rows.loc[rows["model"] == "corr_logreg", "dimension"].tolist() == ["-"]
-    assert io.read_record(records[-1])["settings"]["dim"] is None
+    assert io.read_record(records[-1], "metrics")["settings"]["dim"] is None
 
 
 def test_train_refuses_a_file_that_names_no_model(cohort, tmp_path, capsys):
@@ -156,7 +156,7 @@ def test_early_stopping_settings_reach_training_and_the_permutation_test(
     outputs = metrics_files(cohort, "visual", models=["cnn"])
     assert train(cohort, "visual", outputs, n_splits=4, epochs=40, learning_rate=0.01,
                  inner_val_fraction=0.25, early_stopping_patience=2) == 0
-    record = io.read_record(outputs[0])
+    record = io.read_record(outputs[0], "metrics")
     s = record["settings"]
     assert (s["inner_val_fraction"], s["early_stopping_patience"]) == (0.25, 2)
     # 15 training subjects per fold, a quarter of them (stratified) held out for validation

@@ -120,7 +120,7 @@ def test_bad_subject_names_subject_file_reason_and_writes_nothing(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert main(["screen-subject", "--settings", stage_settings("screen_subject", config),
                  *common, "--output", str(tmp_path / "screen.json")]) == 0
-    record = io.read_json(tmp_path / "screen.json")
+    record = io.read_json(tmp_path / "screen.json", kind="screen")
     assert record["Status"] == "excluded" and record["File"] == str(path)
     assert re.search(reason, record["Reason"])
 
@@ -143,7 +143,7 @@ def test_screen_and_cohort(tmp_path, rng, capsys, stage_settings):
         assert main(["screen-subject", "--settings", stage_settings("screen_subject", config),
                      "--subject", s, "--sources", json.dumps({"timeseries": str(src)}),
                      "--output", str(tmp_path / f"{s}.json")]) == 0
-    rec = io.read_json(tmp_path / "c3.json")
+    rec = io.read_json(tmp_path / "c3.json", kind="screen")
     assert rec["Status"] == "excluded" and rec["File"] == str(bad)
     assert rec["Reason"].startswith("1 ROI series are all zero: 11")
     # the same data under `extract-timeseries` fail with the same message and write nothing

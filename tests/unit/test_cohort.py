@@ -1,12 +1,15 @@
 import pandas as pd
 import pytest
 
+from tda_mci import io
 from tda_mci.cohort import (
     check_comparisons,
     check_participants,
+    compared_participants,
     comparison_subjects,
     demo_participants,
     load_participants,
+    not_compared_reason,
 )
 from tda_mci.paths import comparison_key
 
@@ -72,7 +75,48 @@ def test_missing_group_and_columns_are_named(tmp_path):
     pd.DataFrame({"participant_id": ["sub-01", "sub-02"], "group": ["HC", "MCI"],
                   "age": [70.5, 71.0]}).to_csv(path, sep="\t", index=False)
     table = load_participants(path)
-    assert table["age"].tolist() == [70.5, 71.0] and table["subject"].tolist() == ["01", "02"]
+    # every value as text (a study converts what it needs, explicitly)
+    assert table["age"].tolist() == ["70.5", "71.0"] and table["subject"].tolist() == ["01", "02"]
+    path.write_text("participant_id\tgroup\nsub-01\tHC\nsub-02\tn/a\n")
+    with pytest.raises(ValueError, match=r"participants.tsv: no group for \['sub-02'\]"):
+        load_participants(path)
+
+
+LABELS = ["NA", "NULL", "None", "nan", "0001", "1e3"]
+
+
+def test_labels_that_pandas_would_read_as_missing_or_numbers_stay_text(tmp_path):
+    path = tmp_path / "participants.tsv"
+    path.write_text("participant_id\tgroup\tage\n" + "".join(
+        f"sub-{s}\t{'HC' if i % 2 else 'MCI'}\tNA\n" for i, s in enumerate(LABELS)))
+    table = load_participants(path)
+    assert table["participant_id"].tolist() == [f"sub-{s}" for s in LABELS]
+    assert table["subject"].tolist() == LABELS and table["age"].tolist() == ["NA"] * 6
+    # through the cohort table the group stages read
+    cohort = tmp_path / "included.tsv"
+    io.write_cohort(cohort, table)
+    back = io.read_cohort(cohort)
+    assert back["subject"].tolist() == LABELS and back["group"].tolist() == table["group"].tolist()
+
+
+def test_empty_and_header_only_participants_files_are_named(tmp_path):
+    path = tmp_path / "participants.tsv"
+    path.write_text("")
+    with pytest.raises(ValueError, match=f"participants file {path} is empty"):
+        load_participants(path)
+    path.write_text("participant_id\tgroup\n")
+    with pytest.raises(ValueError, match=f"participants file {path} lists no participants"):
+        load_participants(path)
+
+
+def test_participants_of_groups_in_no_comparison_are_set_apart():
+    table = check_participants(_table(["sub-1", "sub-2", "sub-3", "sub-4"],
+                                      ["HC", "AD", "LMCI", "LMIC"]))
+    compared, others = compared_participants(table, [["HC", "LMCI"]])
+    assert compared["participant_id"].tolist() == ["sub-1", "sub-3"]
+    assert others["participant_id"].tolist() == ["sub-2", "sub-4"]
+    assert not_compared_reason("LMIC") == (
+        "group 'LMIC' is in no comparison (statistics.comparisons)")
 
 
 def test_demo_participants_are_stable():

@@ -13,7 +13,7 @@ def test_timeseries_roundtrip_is_exact(tmp_path, rng):
     back, rois = io.read_timeseries(path)
     assert rois == [1, 2, 3, 4, 5]
     assert np.array_equal(back, data)
-    assert io.read_json(tmp_path / "sub-1_timeseries.json") == {"RepetitionTime": 3.0}
+    assert io.read_timeseries_sidecar(tmp_path / "sub-1_timeseries.json") == {"RepetitionTime": 3.0}
 
 
 def test_diagrams_roundtrip_with_empty_dimensions(tmp_path, rng):

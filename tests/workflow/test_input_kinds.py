@@ -46,8 +46,8 @@ def tda_targets(subjects, atlas_key):
                                            for s in subjects]
 
 
-def stats_file(atlas_key):
-    return bids("results", datatype="stats", task="rest", atlas=atlas_key, comp="HCvsMCI",
+def stats_file(atlas_key, out="results"):
+    return bids(out, datatype="stats", task="rest", atlas=atlas_key, comp="HCvsMCI",
                 suffix="stat", extension=".npz")
 
 
@@ -108,7 +108,7 @@ def test_fmriprep_derivatives(data, tmp_path, snakemake):
     assert qc["mean_framewise_displacement"].between(0.05, 0.2).all()
     s = data["subjects"][0]
     files = {k: str(v) for k, v in data["fmriprep"][s].items()}
-    side = io.read_json(tmp_path / f"{stem(s, 'custom')}_timeseries.json")
+    side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'custom')}_timeseries.json")
     # the distractors (space-T1w, task-nback, boldref) were not picked
     assert side["Source"] == files["bold"] and side["Masker"]["mask_img"] == files["mask"]
     assert side["DenoiseStrategy"] == "simple" and "white_matter" in side["ConfoundColumns"]
@@ -134,7 +134,7 @@ def test_fsl_pattern_custom_atlas_through_statistics_and_classification(data, tm
     assert result.returncode == 0, result.stderr[-4000:]
     _check_tda_outputs(tmp_path, data["subjects"], data["atlas"], "custom", 40)
     s = data["subjects"][1]
-    side = io.read_json(tmp_path / f"{stem(s, 'custom')}_timeseries.json")
+    side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'custom')}_timeseries.json")
     assert side["Source"] == str(data["fsl"][s]["bold"])
     assert side["ConfoundColumns"] == ["tx", "ty", "tz", "rx", "ry", "rz"]
     stats, meta = io.read_pr_statistics(tmp_path / stats_file("custom"))
@@ -159,7 +159,7 @@ def test_timeseries_tables(data, tmp_path, snakemake):
     for s in data["subjects"]:
         got, _ = io.read_timeseries(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.tsv")
         np.testing.assert_array_equal(got, truth[s])
-        side = io.read_json(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.json")
+        side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.json")
         assert side["Source"] == str(data["tables"][s]) and side["SourceRepetitionTime"] == 2.0
 
 
@@ -174,62 +174,92 @@ def test_authors_network_csv_layout(data, tmp_path, snakemake):
     for s in data["subjects"]:
         got, _ = io.read_timeseries(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.tsv")
         np.testing.assert_array_equal(got, truth[s])
-    side = io.read_json(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.json")
+    side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'dosenbach160')}_timeseries.json")
     assert len(side["Source"]) == 6 and side["Source"][2].endswith(f"/DMN/{s}.csv")
 
 
 # ----------------------------------------------------------------------------- bad subjects
+#: Valid BIDS labels that pandas reads as missing values or numbers.
+LABELS = ["NA", "NULL", "None", "nan", "0001", "1e3"]
+OUT = "results dir"  # out_dir with a space
+
+
 @pytest.fixture(scope="module")
 def bad_cohort(tmp_path_factory):
-    """Six subjects as 20-ROI tables; sub-03 has a constant ROI, sub-06 only 10 volumes."""
-    root = tmp_path_factory.mktemp("bad")
+    """Six subjects as 20-ROI tables, labelled :data:`LABELS`, in a folder with a space:
+    sub-None has a constant ROI, sub-1e3 only 10 volumes; and sub-ad7 of group AD, which
+    is in no comparison."""
+    root = tmp_path_factory.mktemp("bad") / "input files"
     table = dg.participants({"HC": 3, "MCI": 3})
+    table["participant_id"] = [f"sub-{s}" for s in LABELS]
     atlas = dg.write_atlas20(root / "atlas20.tsv")
     files = dg.make_timeseries_tables(root / "ts", table, atlas, n_volumes=30)
-    t = pd.read_csv(files["03"], sep="\t")
+    t = pd.read_csv(files["None"], sep="\t")
     t["5"] = 1.0
-    t.to_csv(files["03"], sep="\t", index=False)
-    pd.read_csv(files["06"], sep="\t").iloc[:10].to_csv(files["06"], sep="\t", index=False)
+    t.to_csv(files["None"], sep="\t", index=False)
+    pd.read_csv(files["1e3"], sep="\t").iloc[:10].to_csv(files["1e3"], sep="\t", index=False)
+    table = pd.concat([table, pd.DataFrame({"participant_id": ["sub-ad7"], "group": ["AD"]})])
     cfg = base_config("timeseries", dg.write_participants(root / "participants.tsv", table),
                       root / "atlas20.tsv",
                       timeseries=str(root / "ts/sub-{subject}_timeseries.tsv"))
     return cfg, files
 
 
-def test_exclude_policy_records_and_leaves_out_bad_subjects(bad_cohort, tmp_path, snakemake):
+def test_exclude_policy_records_and_leaves_out_bad_subjects(bad_cohort, tmp_path, snakemake,
+                                                            copy_workflow):
+    """Also: labels kept as text; a group in no comparison said, listed and left out;
+    spaces in the workflow's path, the input folder and out_dir."""
     cfg, files = bad_cohort
-    cfg = {**cfg, "qc": {"on_bad_subject": "exclude", "min_group_size": 2}}
-    result = snakemake(tmp_path, cfg, stats_file("custom"), "results/qc/cohort_qc.tsv")
+    cfg = {**cfg, "out_dir": OUT, "qc": {"on_bad_subject": "exclude", "min_group_size": 2}}
+    snakefile = copy_workflow(tmp_path / "workflow copy")
+    work = tmp_path / "work dir"
+    work.mkdir()
+    ps = bids(OUT, datatype="ps", task="rest", atlas="custom", block="0", desc="PS",
+              suffix="dist", extension=".npz")
+    result = snakemake(work, cfg, stats_file("custom", OUT), f"{OUT}/qc/cohort_qc.tsv", ps,
+                       snakefile=snakefile)
     assert result.returncode == 0, result.stderr[-4000:]
-    excluded = pd.read_csv(tmp_path / "results/qc/excluded.tsv", sep="\t", dtype=str)
+    excluded = pd.read_csv(work / OUT / "qc/excluded.tsv", sep="\t", dtype=str,
+                           keep_default_na=False)
     assert excluded.to_dict(orient="records") == [
-        {"participant_id": "sub-03", "subject": "03", "group": "HC", "file": str(files["03"]),
-         "reason": "1 ROI series are constant: 5 (VIS 5)"},
-        {"participant_id": "sub-06", "subject": "06", "group": "MCI", "file": str(files["06"]),
-         "reason": "10 volumes (rows); need at least 20"},
+        {"participant_id": "sub-None", "subject": "None", "group": "HC",
+         "file": str(files["None"]), "reason": "1 ROI series are constant: 5 (VIS 5)"},
+        {"participant_id": "sub-1e3", "subject": "1e3", "group": "MCI",
+         "file": str(files["1e3"]), "reason": "10 volumes (rows); need at least 20"},
     ]
-    included = pd.read_csv(tmp_path / "results/qc/included.tsv", sep="\t", dtype=str)
-    assert included["subject"].tolist() == ["01", "02", "04", "05"]
-    _, meta = io.read_pr_statistics(tmp_path / stats_file("custom"))
+    included = io.read_cohort(work / OUT / "qc/included.tsv")
+    assert included["subject"].tolist() == ["NA", "NULL", "nan", "0001"]
+    _, meta = io.read_pr_statistics(work / stats_file("custom", OUT))
     assert meta["n"] == [2, 2]  # the statistics saw the included subjects only
-    for s in ("03", "06"):  # nothing for an excluded subject looks complete
-        assert not (tmp_path / "results" / f"sub-{s}").exists()
-    qc = pd.read_csv(tmp_path / "results/qc/cohort_qc.tsv", sep="\t", dtype=str,
+    _, ps_subjects, _ = io.read_ps(work / ps)
+    assert ps_subjects == ["NA", "NULL", "nan", "0001"]  # neither excluded nor AD
+    for s in ("None", "1e3", "ad7"):  # nothing for an excluded subject looks complete
+        assert not (work / OUT / f"sub-{s}").exists()
+    qc = pd.read_csv(work / OUT / "qc/cohort_qc.tsv", sep="\t", dtype=str,
                      keep_default_na=False)
-    assert qc["status"].tolist().count("excluded") == 2
-    assert qc.loc[qc["subject"] == "06", "reason"].item() == "10 volumes (rows); need at least 20"
+    assert qc["subject"].tolist() == LABELS + ["ad7"]
+    assert qc["status"].tolist() == ["included", "included", "excluded", "included",
+                                     "included", "excluded", "not compared"]
+    assert qc.loc[qc["subject"] == "1e3", "reason"].item() == "10 volumes (rows); need at least 20"
+    assert qc.loc[qc["subject"] == "ad7", "reason"].item() == (
+        "group 'AD' is in no comparison (statistics.comparisons)")
+    # the console says both
+    assert ("1 participant(s) not analysed, their group being in no comparison "
+            "(statistics.comparisons): sub-ad7 (AD)") in result.stderr
+    assert (f"2 subject(s) excluded from the analysis (sub-None, sub-1e3): reasons in "
+            f"{OUT}/qc/excluded.tsv") in result.stderr
 
 
 def test_fail_policy_stops_and_names_subject_file_reason(bad_cohort, tmp_path, snakemake):
     cfg, files = bad_cohort
-    targets = [f"{stem(s, 'custom')}_timeseries.tsv" for s in ("01", "03", "06")]
+    targets = [f"{stem(s, 'custom')}_timeseries.tsv" for s in ("NA", "None", "1e3")]
     result = snakemake(tmp_path, cfg, *targets, "--keep-going")
     assert result.returncode != 0
     err = result.stderr
-    assert f"subject 03, file {files['03']}: 1 ROI series are constant: 5 (VIS 5)" in err
-    assert f"subject 06, file {files['06']}: 10 volumes (rows); need at least 20" in err
+    assert f"subject None, file {files['None']}: 1 ROI series are constant: 5 (VIS 5)" in err
+    assert f"subject 1e3, file {files['1e3']}: 10 volumes (rows); need at least 20" in err
     assert (tmp_path / targets[0]).is_file()
-    for s in ("03", "06"):  # no output of a bad subject exists, complete-looking or not
+    for s in ("None", "1e3"):  # no output of a bad subject exists, complete-looking or not
         assert not list((tmp_path / "results").glob(f"sub-{s}/func/*"))
 
 

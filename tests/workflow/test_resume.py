@@ -1,9 +1,12 @@
-"""An interrupted run resumes to exactly the bytes of an uninterrupted one; runs repeat.
+"""An interrupted run resumes to exactly the bytes of an uninterrupted one; runs repeat;
+a damaged intermediate is refused and remade.
 
-Three runs of a tiny demo cohort (4 subjects, 24 volumes) up to the PR matrices and the
+Runs of a tiny demo cohort (4 subjects, 24 volumes) up to the PR matrices and the
 statistics of one comparison: A uninterrupted; B killed (SIGKILL to the whole process
 group, as a node failure or an out-of-memory kill would) once some diagrams exist, then
-unlocked and rerun with --rerun-incomplete; C a second clean run of the TDA stages.
+unlocked and rerun with --rerun-incomplete; C a second clean run of the TDA stages, in
+which a time series is then cut to half its rows; D interrupted as Ctrl-C does (SIGINT to
+the process group) during the diagrams and resumed with the same command.
 """
 
 import os
@@ -54,8 +57,8 @@ def pr_targets():
     return [f"{_stem(s)}_desc-PR_dist.npz" for s in SUBJECTS]
 
 
-def interrupted_run(snakemake_popen, work, timeout=300):
-    """Start the workflow, SIGKILL its process group once two diagrams exist."""
+def interrupted_run(snakemake_popen, work, timeout=300, sig=signal.SIGKILL):
+    """Start the workflow, send ``sig`` to its process group once two diagrams exist."""
     proc = snakemake_popen(work, CONFIG, *pr_targets(), STATS, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -66,8 +69,8 @@ def interrupted_run(snakemake_popen, work, timeout=300):
             time.sleep(0.05)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
     return proc.returncode
 
 
@@ -132,3 +135,56 @@ def test_two_clean_runs_give_identical_tda_outputs(runs):
     for s in SUBJECTS:
         for f in tda_files(s):
             assert (a / f).read_bytes() == (c / f).read_bytes(), f
+
+
+@pytest.fixture(scope="module")
+def ctrl_c(runs, tmp_path_factory, snakemake, snakemake_popen):
+    """D: Ctrl-C during the diagrams, then the same command again (no --unlock, no
+    --rerun-incomplete: the workflow's default profile resumes)."""
+    d = tmp_path_factory.mktemp("ctrl_c")
+    returncode = interrupted_run(snakemake_popen, d, sig=signal.SIGINT)
+    pr_before = len(list(d.glob("results/sub-*/func/*_desc-PR_dist.npz")))
+    again = snakemake(d, CONFIG, *pr_targets(), STATS)
+    return d, returncode, pr_before, again
+
+
+def test_after_ctrl_c_the_same_command_resumes(runs, ctrl_c):
+    a = runs[0]
+    d, returncode, pr_before, again = ctrl_c
+    assert returncode != 0 and pr_before < len(SUBJECTS)  # really interrupted
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "IncompleteFilesException" not in again.stderr
+    for s in SUBJECTS:
+        for f in tda_files(s):
+            assert (a / f).read_bytes() == (d / f).read_bytes(), f
+    assert (a / PAIRS).read_bytes() == (d / PAIRS).read_bytes()
+    assert (a / STATS).read_bytes() == (d / STATS).read_bytes()
+
+
+def test_a_truncated_time_series_is_refused_removed_and_remade(runs, snakemake):
+    """The defect: a time series cut at a row boundary (a full disk, a copy that stopped)
+    was read back unchecked and everything downstream recomputed from half the volumes,
+    exit 0."""
+    a, _, c, _ = runs
+    series = c / f"{_stem('001')}_timeseries.tsv"
+    lines = series.read_bytes().splitlines(keepends=True)
+    series.write_bytes(b"".join(lines[: 1 + (len(lines) - 1) // 2]))  # header + half the rows
+    first = snakemake(c, CONFIG, *pr_targets())  # the diagrams job reruns (newer input)
+    assert first.returncode != 0
+    line = next(x for x in first.stderr.splitlines() if "tda-mci compute-diagrams: error" in x)
+    assert f"sub-001: {series.relative_to(c)}: damaged file (truncated or cut: 12 complete " \
+           "rows where its sidecar records 24)" in line
+    assert "the workflow remakes it where it is needed (run the same command again)" in line
+    assert not series.exists()
+    # the same command again: the PR matrices, made from the intact series before the
+    # damage, are kept; nothing was computed from the cut series
+    second = snakemake(c, CONFIG, *pr_targets())
+    assert second.returncode == 0, second.stderr[-4000:]
+    for s in SUBJECTS:
+        f = f"{_stem(s)}_desc-PR_dist.npz"
+        assert (a / f).read_bytes() == (c / f).read_bytes(), f
+    # and what needs the removed series remakes it, identical to the clean run's
+    third = snakemake(c, CONFIG, *tda_files("001"))
+    assert third.returncode == 0, third.stderr[-4000:]
+    for f in tda_files("001"):
+        assert (a / f).read_bytes() == (c / f).read_bytes(), f

@@ -108,7 +108,8 @@ def test_outputs_are_consistent(run_dir):
     # the best model's permutation p-value reaches the Table 3 layout
     best = pd.read_csv(next((res / "group" / "classification").glob("*_desc-best_summary.tsv")),
                        sep="\t").iloc[0]
-    perm = io.read_json(next((res / "group" / "classification").glob("*_permutation.json")))
+    perm = io.read_record(next((res / "group" / "classification").glob("*_permutation.json")),
+                          "permutation")
     assert (best["model"], best["network"], best["dimension"]) == (
         perm["model"], perm["network"], "-" if perm["dim"] is None else f"H{perm['dim']}")
     assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9

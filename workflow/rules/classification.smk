@@ -44,7 +44,7 @@ rule train_classifiers:
         "tda-mci train-classifiers --settings {params.settings:q} --cohort {input.cohort:q} "
         "--comparison {params.comparison} --network {wildcards.net} --pr {input.pr:q} "
         "--timeseries {input.timeseries:q} --outputs {output.metrics:q} {params.curves} "
-        "--threads {threads} > {log:q} 2>&1"
+        "--threads {threads} --log {log:q}"
 
 
 rule permutation_test:
@@ -78,7 +78,7 @@ rule permutation_test:
         "tda-mci permutation-test --settings {params.settings:q} --cohort {input.cohort:q} "
         "--comparison {params.comparison} --records {input.records:q} --pr {input.pr:q} "
         "--timeseries {input.timeseries:q} --output {output.result:q} "
-        "--figure {output.figure:q} --threads {threads} > {log:q} 2>&1"
+        "--figure {output.figure:q} --threads {threads} --log {log:q}"
 
 
 rule summarize_classification:
@@ -117,4 +117,4 @@ rule summarize_classification:
     shell:
         "tda-mci summarize-classification --settings {params.settings:q} "
         "--records {input.records:q} --permutation-tests {input.permutations:q} "
-        "--outputs {params.outputs:q} > {log:q} 2>&1"
+        "--outputs {params.outputs:q} --log {log:q}"

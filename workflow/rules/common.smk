@@ -53,7 +53,15 @@ def _participants():
     return cohort.load_participants(config["inputs"]["participants"])
 
 
-PARTICIPANTS = _participants()
+# Participants whose group is in no comparison are not analysed: said here, and listed
+# in the cohort QC table.
+PARTICIPANTS, NOT_COMPARED = cohort.compared_participants(_participants(), COMPARISONS.values())
+if len(NOT_COMPARED):
+    logger.warning(
+        f"Warning: {len(NOT_COMPARED)} participant(s) not analysed, their group being in no "
+        "comparison (statistics.comparisons): "
+        + ", ".join(f"{r.participant_id} ({r.group})" for r in NOT_COMPARED.itertuples())
+    )
 PARTICIPANTS_FILE = (
     LAYOUT.demo_participants() if INPUT_KIND == "demo" else config["inputs"]["participants"]
 )
@@ -162,9 +170,13 @@ def included_subjects():
     """
     if ON_BAD_SUBJECT != "exclude":
         return SUBJECTS
-    from tda_mci.io import read_cohort
+    from tda_mci.io import DamagedFileError, read_cohort
 
-    return read_cohort(checkpoints.screen_cohort.get().output.included)["subject"].tolist()
+    included = checkpoints.screen_cohort.get().output.included
+    try:
+        return read_cohort(included)["subject"].tolist()
+    except DamagedFileError as err:
+        raise ValueError(err.remove()) from None
 
 
 def all_subjects(pattern):
@@ -205,6 +217,21 @@ def demo_folder(wildcards, output):
 def config_json(wildcards):
     """The whole configuration as JSON."""
     return json.dumps(config, sort_keys=True)
+
+
+def say_exclusions():
+    """At the end of a run (onsuccess/onerror): one line on the subjects excluded, if any."""
+    path = LAYOUT.excluded()
+    if not os.path.exists(path):
+        return
+    from tda_mci.io import read_tsv
+
+    excluded = read_tsv(path, text=True)
+    if len(excluded):
+        logger.warning(
+            f"{len(excluded)} subject(s) excluded from the analysis "
+            f"({', '.join(excluded['participant_id'])}): reasons in {path}"
+        )
 
 
 # Everything a run produces (the targets of `rule all`); the runtime statistics are

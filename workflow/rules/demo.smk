@@ -18,4 +18,4 @@ rule demo_cohort:
         demo_dir=demo_folder,
     shell:
         "tda-mci demo-cohort --settings {params.settings:q} --demo-dir {params.demo_dir:q} "
-        "> {log:q} 2>&1"
+        "--log {log:q}"

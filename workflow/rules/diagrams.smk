@@ -20,5 +20,5 @@ rule compute_diagrams:
     params:
         settings=settings("compute_diagrams"),
     shell:
-        "tda-mci compute-diagrams --settings {params.settings:q} --subject {wildcards.subject} "
-        "--timeseries {input:q} --output {output:q} --threads {threads} > {log:q} 2>&1"
+        "tda-mci compute-diagrams --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "--timeseries {input:q} --output {output:q} --threads {threads} --log {log:q}"

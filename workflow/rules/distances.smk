@@ -18,8 +18,8 @@ rule roi_distances:
     params:
         settings=settings("roi_distances"),
     shell:
-        "tda-mci roi-distances --settings {params.settings:q} --subject {wildcards.subject} "
-        "--diagrams {input:q} --output {output:q} --threads {threads} > {log:q} 2>&1"
+        "tda-mci roi-distances --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "--diagrams {input:q} --output {output:q} --threads {threads} --log {log:q}"
 
 
 rule subject_distances:
@@ -40,4 +40,4 @@ rule subject_distances:
     shell:
         "tda-mci subject-distances --settings {params.settings:q} --cohort {input.cohort:q} "
         "--diagrams {input.diagrams:q} --block {wildcards.block} --output {output:q} "
-        "--threads {threads} > {log:q} 2>&1"
+        "--threads {threads} --log {log:q}"

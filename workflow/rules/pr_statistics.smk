@@ -58,7 +58,7 @@ rule wilcoxon_tests:
     shell:
         "tda-mci wilcoxon-tests --settings {params.settings:q} --cohort {input.cohort:q} "
         "--comparison {params.comparison} --pr {input.pr:q} --outputs {params.outputs:q} "
-        "> {log:q} 2>&1"
+        "--log {log:q}"
 
 
 rule plot_diagrams:
@@ -83,4 +83,4 @@ rule plot_diagrams:
     shell:
         "tda-mci plot-diagrams --settings {params.settings:q} --cohort {input.cohort:q} "
         "--comparison {params.comparison} --diagrams {input.diagrams:q} "
-        "--hubs {input.hubs:q} --output {output:q} > {log:q} 2>&1"
+        "--hubs {input.hubs:q} --output {output:q} --log {log:q}"

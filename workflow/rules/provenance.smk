@@ -19,7 +19,7 @@ rule dataset_description:
         config=config_json,
     shell:
         "tda-mci dataset-description --config {params.config:q} --output {output:q} "
-        "> {log:q} 2>&1"
+        "--log {log:q}"
 
 
 rule methods_text:
@@ -43,7 +43,7 @@ rule methods_text:
         outputs=named_outputs,
     shell:
         "tda-mci methods-text --settings {params.settings:q} --cohort {input.cohort:q} "
-        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} > {log:q} 2>&1"
+        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} --log {log:q}"
 
 
 rule runtime_statistics:
@@ -65,4 +65,4 @@ rule runtime_statistics:
         benchmarks=LAYOUT.benchmarks,
     shell:
         "tda-mci runtime-statistics --settings {params.settings:q} "
-        "--benchmarks {params.benchmarks:q} --output {output:q} > {log:q} 2>&1"
+        "--benchmarks {params.benchmarks:q} --output {output:q} --log {log:q}"

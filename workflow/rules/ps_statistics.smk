@@ -41,4 +41,4 @@ rule permanova_tests:
     shell:
         "tda-mci permanova-tests --settings {params.settings:q} --cohort {input.cohort:q} "
         "--comparison {params.comparison} --ps {input.ps:q} --outputs {params.outputs:q} "
-        "> {log:q} 2>&1"
+        "--log {log:q}"

@@ -23,8 +23,8 @@ rule screen_subject:
         settings=settings("screen_subject"),
         sources=sources_json,
     shell:
-        "tda-mci screen-subject --settings {params.settings:q} --subject {wildcards.subject} "
-        "--sources {params.sources:q} --output {output:q} > {log:q} 2>&1"
+        "tda-mci screen-subject --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "--sources {params.sources:q} --output {output:q} --log {log:q}"
 
 
 checkpoint screen_cohort:
@@ -46,10 +46,9 @@ checkpoint screen_cohort:
     params:
         settings=settings("screen_cohort"),
     shell:
-        "(tda-mci screen-cohort --settings {params.settings:q} "
+        "tda-mci screen-cohort --settings {params.settings:q} "
         "--participants {input.participants:q} --records {input.records:q} "
-        "--included {output.included:q} --excluded {output.excluded:q} > {log:q} 2>&1) "
-        "|| (tail -n 1 {log:q} >&2; exit 1)"
+        "--included {output.included:q} --excluded {output.excluded:q} --log {log:q}"
 
 
 rule plot_carpet:
@@ -70,8 +69,8 @@ rule plot_carpet:
     params:
         settings=settings("plot_carpet"),
     shell:
-        "tda-mci plot-carpet --settings {params.settings:q} --subject {wildcards.subject} "
-        "--timeseries {input:q} --output {output:q} > {log:q} 2>&1"
+        "tda-mci plot-carpet --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "--timeseries {input:q} --output {output:q} --log {log:q}"
 
 
 rule cohort_qc:
@@ -104,4 +103,4 @@ rule cohort_qc:
     shell:
         "tda-mci cohort-qc --settings {params.settings:q} --participants {input.participants:q} "
         "--included {input.included:q} --excluded {input.excluded:q} "
-        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} > {log:q} 2>&1"
+        "--sidecars {input.sidecars:q} --outputs {params.outputs:q} --log {log:q}"

@@ -22,6 +22,5 @@ rule extract_timeseries:
         settings=settings("extract_timeseries"),
         sources=sources_json,
     shell:
-        "(tda-mci extract-timeseries --settings {params.settings:q} --subject {wildcards.subject} "
-        "--sources {params.sources:q} --output {output.tsv:q} > {log:q} 2>&1) "
-        "|| (tail -n 1 {log:q} >&2; exit 1)"
+        "tda-mci extract-timeseries --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "--sources {params.sources:q} --output {output.tsv:q} --log {log:q}"
