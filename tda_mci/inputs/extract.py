@@ -182,15 +182,27 @@ def _header_tr(img: Any) -> float | None:
 
 
 def _checked_image(
-    img: Any, fail: Fail, *, t_r: float, tr_tolerance: float, min_volumes: int
+    img: Any, fail: Fail, *, t_r: float, tr_tolerance: float, min_volumes: int,
+    atlas: pd.DataFrame, radius: float,
 ) -> _Image:
-    """Load the image; check that it is finite, has the configured TR and is long enough."""
+    """Load the image; check that it is finite, has the configured TR and is long enough.
+
+    A non-finite image is refused whole; the message names the first bad voxel and the
+    ROIs whose spheres (before any brain mask) hold a bad voxel.
+    """
     img, data = _load_image(img, fail)
     first = first_nonfinite(data)
     if first is not None:
         count = np.count_nonzero(~np.isfinite(data))
+        bad = ~np.isfinite(data).all(axis=3).ravel()
+        coords = atlas[["x", "y", "z"]].to_numpy(float)
+        spheres = _sphere_voxels(data.shape, img.affine, None, coords, radius)
+        reached = [i for i, sphere in enumerate(spheres) if bad[sphere].any()]
+        where_ = (f"in the spheres of {len(reached)} ROI(s): {roi_names(atlas, reached)}"
+                  if reached else "outside every ROI sphere")
         raise fail(
-            f"image has {count} NaN or Inf values (first at voxel {first[:3]}, volume {first[3]})"
+            f"image has {count} NaN or Inf values (first at voxel {first[:3]}, volume "
+            f"{first[3]}; {where_})"
         )
     header_tr = _header_tr(img)
     mismatch = tr_mismatch(header_tr, t_r, tr_tolerance, "repetition time in the image header")
@@ -386,7 +398,8 @@ def _extract(
     fail = partial(SubjectDataError, subject, _name(img))
     settings = cleaning.settings
     image = _checked_image(
-        img, fail, t_r=settings["t_r"], tr_tolerance=tr_tolerance, min_volumes=min_volumes
+        img, fail, t_r=settings["t_r"], tr_tolerance=tr_tolerance, min_volumes=min_volumes,
+        atlas=atlas, radius=settings["radius"],
     )
     image = _with_brain_mask(image, mask_img, subject)
     raw, sizes = _raw_sphere_means(image, atlas, settings["radius"], fail)

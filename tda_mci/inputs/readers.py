@@ -82,11 +82,24 @@ def _read_table(path: str | Path, subject: str, header: bool) -> pd.DataFrame:
     """Read a TSV (a CSV by its extension); SubjectDataError when it cannot be read."""
     sep = "," if str(path).lower().endswith(".csv") else "\t"
     try:
-        return pd.read_csv(path, sep=sep, header=0 if header else None)
+        table = pd.read_csv(path, sep=sep, header=0 if header else None)
     except FileNotFoundError:
         raise SubjectDataError(subject, path, "file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise SubjectDataError(subject, path, f"unreadable table ({err})") from err
+    _check_row_lengths(path, sep, subject)
+    return table
+
+
+def _check_row_lengths(path: str | Path, sep: str, subject: str) -> None:
+    """Raise when a line has fewer fields than the first (pandas would fill NaN)."""
+    lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+    width = lines[0].count(sep) + 1
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.count(sep) + 1
+        if fields != width:
+            raise SubjectDataError(subject, path, f"line {number} has {fields} fields where "
+                                   f"the first line has {width} (a ragged or cut row)")
 
 
 def _numeric(table: pd.DataFrame, subject: str, path: Any) -> np.ndarray:

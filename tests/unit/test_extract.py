@@ -255,6 +255,31 @@ def test_non_finite_voxels(tmp_path, small_atlas, rng, bad):
     _assert_names(e, "07", p)
 
 
+@pytest.mark.parametrize(("voxel", "n_reached"), [((5, 6, 4), 1), ((6, 6, 4), 2), ((0, 0, 0), 0)])
+def test_non_finite_voxels_name_the_rois_they_reach(tmp_path, small_atlas, rng, voxel,
+                                                    n_reached):
+    """The ROIs named are those whose nilearn sphere holds the bad voxel."""
+    from nilearn.maskers import NiftiSpheresMasker
+
+    data = 1000.0 + rng.standard_normal((*SHAPE, 10))
+    data[(*voxel, 4)] = np.nan
+    p = _save(_image(data), tmp_path / "nan.nii.gz")
+    with pytest.raises(ValueError) as e:
+        extract_timeseries(p, small_atlas, subject="07")
+    indicator = np.zeros((*SHAPE, 2))
+    indicator[voxel] = 1.0
+    masker = NiftiSpheresMasker(small_atlas[["x", "y", "z"]].to_numpy(), radius=5.0,
+                                allow_overlap=True)
+    reached = np.flatnonzero(masker.fit_transform(_image(indicator))[0] > 0)
+    assert len(reached) == n_reached  # the case is what it claims to be
+    message = str(e.value)
+    if len(reached):
+        names = ", ".join(f"{r.roi} ({r.label})" for r in small_atlas.iloc[reached].itertuples())
+        assert f"in the spheres of {len(reached)} ROI(s): {names})" in message
+    else:
+        assert "outside every ROI sphere" in message
+
+
 def test_tr_mismatch(tmp_path, small_atlas, rng):
     p = _save(_image(1000 + rng.standard_normal((*SHAPE, 10)), tr=2.0), tmp_path / "tr.nii.gz")
     with pytest.raises(ValueError, match="header is 2 s.*t_r = 3 s") as e:

@@ -599,3 +599,20 @@ def test_schema_rejects_bad_inputs_and_qc(cfg, message):
 
     with pytest.raises(WorkflowError, match=message):
         _validate(cfg)
+
+
+@pytest.mark.parametrize("ext", [".tsv", ".csv"])
+def test_a_ragged_row_is_named_not_read_as_nan(tmp_path, rng, ext):
+    sep = "," if ext == ".csv" else "\t"
+    path = tmp_path / f"sub-03_timeseries{ext}"
+    rows = [sep.join(["1", "2", "3", "4"])]
+    rows += [sep.join(f"{v:.6f}" for v in rng.standard_normal(4)) for _ in range(30)]
+    rows[12] = sep.join(rows[12].split(sep)[:3])  # a row that lost its last field
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(SubjectDataError,
+                       match="line 13 has 3 fields where the first line has 4 "
+                             r"\(a ragged or cut row\)") as e:
+        read_series_table(path, "03")
+    assert e.value.subject == "03" and str(path) in str(e.value)
+    path.write_text("\n".join(rows[:12] + rows[13:]) + "\n")  # without it: reads
+    assert read_series_table(path, "03")[0].shape == (29, 4)
