@@ -83,6 +83,21 @@ KINDS = {
             "subject": ["NA", "nan", "0001", "1e3"], "group": ["HC", "HC", "MCI", "MCI"]})),
         io.read_cohort,
     ),
+    "exclusions": (
+        lambda s: f"excluded{s}.tsv",
+        lambda p, rng: io.write_tsv(p, pd.DataFrame({
+            "participant_id": ["sub-NULL", "sub-None"], "subject": ["NULL", "None"],
+            "group": ["HC", "MCI"], "file": ["/d/a.tsv", "/d/b.tsv"],
+            "reason": [f"{rng.integers(10)} volumes (rows); need at least 20", "constant"]}),
+            kind="exclusions"),
+        lambda p: io.read_tsv(p, text=True, kind="exclusions"),
+    ),
+    "screen": (
+        lambda s: _name(s, "screen.json"),
+        lambda p, rng: io.write_json(p, {"Subject": "01", "Status": "included",
+                                         "QC": {"tsnr": rng.random()}}, kind="screen"),
+        lambda p: io.read_json(p, kind="screen"),
+    ),
     "hubs": (
         lambda s: f"task-rest_comp-HCvs{s}_hubs.tsv",
         lambda p, rng: io.write_tsv(p, pd.DataFrame({"roi": [1, 2, 3], "n": [5, 2, 1]}),
@@ -126,7 +141,7 @@ def test_a_damaged_output_is_refused_with_subject_file_and_reason(tmp_path, kind
     readback = KINDS[kind][2](mine)  # intact: reads
     assert readback is not None
     # the other subject's file renamed as mine (a table travels with its sidecar)
-    if kind in ("timeseries", "cohort", "hubs"):
+    if kind in ("timeseries", "cohort", "hubs", "exclusions"):
         shutil.copy(io.sidecar_of(other), io.sidecar_of(mine)) if damage.startswith(
             "another") else None
     mine.write_bytes(DAMAGE[damage](mine.read_bytes(), other.read_bytes(), foreign.read_bytes()))
@@ -138,7 +153,7 @@ def test_a_damaged_output_is_refused_with_subject_file_and_reason(tmp_path, kind
     if mine.name.startswith("sub-01"):
         assert message.startswith("sub-01: ")
     assert mine in err.remake
-    if kind in ("timeseries", "timeseries sidecar", "cohort", "hubs"):  # with its sidecar
+    if kind in ("timeseries", "timeseries sidecar", "cohort", "hubs", "exclusions"):  # + sidecar
         assert len(err.remake) == 2
 
 
