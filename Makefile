@@ -14,9 +14,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## demo: install into .venv and run the whole workflow on the default config (the demo cohort)
+## demo: install into .venv and run the whole workflow on the demo cohort (demo.yaml)
 demo: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile demo.yaml
 
 ## test: install into .venv and run the test suite (unit, CLI and one end-to-end workflow run)
 test: $(STAMP)
@@ -32,9 +32,9 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
 
-## report: Snakemake's HTML report of the last run
+## report: Snakemake's HTML report of the demo run
 report: $(STAMP)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --report results/report.html
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --configfile demo.yaml --report results/report.html
 
 ## bench: the reference (ripser + persim, serial) against ours, side by side
 bench: $(STAMP)

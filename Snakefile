@@ -8,9 +8,9 @@ from tda_mci.settings import CONFIG_SCHEMA
 min_version("9.0")
 
 
-configfile: "config.yaml"
-
-
+# No `configfile:` here: a run reads only the configuration it is given (--configfile), and
+# the schema's defaults (the paper's protocol) fill in the rest, whatever the working
+# directory. `make demo` gives demo.yaml.
 report: "workflow/report/workflow.rst"
 
 

@@ -84,7 +84,7 @@ def copy_workflow():
 
 def _copy_workflow(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml"):
+    for name in ("Snakefile", "config.yaml", "demo.yaml"):
         shutil.copy(ROOT / name, folder / name)
     for name in ("workflow", "envs", "profiles"):
         shutil.copytree(ROOT / name, folder / name)

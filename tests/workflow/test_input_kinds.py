@@ -25,7 +25,8 @@ def base_config(kind, participants, atlas=None, **inputs):
         "extraction": {"t_r": 2.0, "min_volumes": 20},
         "qc": {"min_group_size": 2},
         "statistics": {"comparisons": [["HC", "MCI"]]},
-        "classification": {"n_splits": 2, "epochs": 1, "models": ["cnn", "logreg"]},
+        "classification": {"n_splits": 2, "n_repeats": 1, "epochs": 1,
+                           "models": ["cnn", "logreg"]},
         "distances": {"ps_rois_per_job": 200},
     }
 

@@ -187,3 +187,52 @@ def test_a_changed_setting_reruns_exactly_the_jobs_that_read_it(run_dir, snakema
     described = set(MethodsSettings.keys().values())
     assert changed_keys <= described
     assert params_changed == rerun | {"dataset_description", "methods_text"}, jobs
+
+
+def _training_settings(dry_run_stdout):
+    """The --settings JSON of every train_classifiers job of a dry run (-p)."""
+    import json
+    import shlex
+
+    found = set()
+    for line in dry_run_stdout.splitlines():
+        command = line.strip().removeprefix("Shell command:").strip()
+        if command.startswith("tda-mci train-classifiers"):
+            args = shlex.split(command)
+            found.add(args[args.index("--settings") + 1])
+    return [json.loads(s) for s in sorted(found)]
+
+
+def test_a_user_config_means_the_same_from_any_folder(tmp_path, snakemake, copy_workflow):
+    """The workflow reads no configuration of its own: a user config that leaves the
+    classification keys out gets the schema's (the paper's) values, whether it runs in the
+    repository (beside config.yaml and demo.yaml) or from another folder."""
+    snakefile = copy_workflow(tmp_path / "repo")
+    user = {"inputs": {"kind": "demo"}, "demo": {"n_per_group": {"HC": 5, "LMCI": 5}},
+            "statistics": {"comparisons": [["HC", "LMCI"]]}}
+    (tmp_path / "elsewhere").mkdir()
+    runs = {}
+    for where in ("repo", "elsewhere"):
+        config = tmp_path / f"user_{where}.yaml"
+        config.write_text(yaml.safe_dump(user))
+        result = snakemake(tmp_path / where, config, "-n", "-p", snakefile=snakefile)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[where] = _training_settings(result.stdout)
+    assert runs["repo"] and runs["repo"] == runs["elsewhere"]
+    for settings in runs["repo"]:
+        assert settings["classification.epochs"] == 100
+        assert settings["classification.n_repeats"] == 3
+
+
+def test_the_demo_config_holds_only_the_demo_shortcuts():
+    """demo.yaml = config.yaml (= the schema's defaults) with two shortcuts."""
+    from tda_mci.settings import validate_config
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = validate_config(yaml.safe_load((root / "config.yaml").read_text()))
+    assert shipped == validate_config({})
+    demo = validate_config(yaml.safe_load((root / "demo.yaml").read_text()))
+    assert demo["classification"].pop("epochs") == 10
+    assert demo["classification"].pop("n_repeats") == 1
+    del shipped["classification"]["epochs"], shipped["classification"]["n_repeats"]
+    assert demo == shipped
