@@ -77,3 +77,73 @@ def test_slurm_profile_dry_run_requests_gpu_for_training(tmp_path, snakemake):
     assert diagrams and all("gpu=" not in j for j in diagrams)
     # each subject's chain is one cluster job (group "subject"), not three
     assert out.count("Group job subject") == 8
+
+
+#: What each cluster job asks for under the SLURM profile: threads, mem_mb, runtime (min), GPUs.
+SLURM_REQUESTS = {
+    "extract_timeseries": (1, 4000, 10, 0),
+    "compute_diagrams": (8, 4000, 30, 0),
+    "roi_distances": (8, 2000, 10, 0),
+    "subject_distances": (16, 8000, 120, 0),
+    "wilcoxon_tests": (1, 8000, 20, 0),
+    "permanova_tests": (1, 8000, 60, 0),
+    "train_classifiers": (4, 8000, 120, 1),
+    "permutation_test": (2, 8000, 240, 1),
+}
+
+
+def _dry_run_jobs(stdout):
+    """``{rule: [(threads, resources)]}`` of a dry run's job listing."""
+    jobs = {}
+    for block in re.split(r"\n(?=\s*(?:local)?rule )", stdout):
+        head = block.strip().split("\n", 1)[0]
+        if not head.startswith(("rule ", "localrule ")):
+            continue
+        rule = head.split()[1].rstrip(":")
+        threads = re.search(r"^\s*threads: (\d+)$", block, re.M)
+        res = re.search(r"^\s*resources: (.*)$", block, re.M)
+        resources = dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}
+        jobs.setdefault(rule, []).append((int(threads.group(1)) if threads else 1, resources))
+    return jobs
+
+
+def test_slurm_profile_gives_every_job_its_threads_memory_runtime_and_gpus(tmp_path, snakemake):
+    """`cores` in a profile caps every job's threads on a cluster; the profile uses
+    `local-cores`, so each rule's `set-threads` reaches its jobs."""
+    result = snakemake(tmp_path, ROOT / "tests" / "workflow" / "config.yaml", "-n",
+                       profile=ROOT / "workflow" / "profiles" / "slurm")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = _dry_run_jobs(result.stdout)
+    for rule, (threads, mem_mb, runtime, gpus) in SLURM_REQUESTS.items():
+        assert rule in jobs, rule
+        for got_threads, res in jobs[rule]:
+            assert got_threads == threads, (rule, got_threads)
+            assert int(res["mem_mb"]) == mem_mb and int(res["runtime"]) == runtime, (rule, res)
+            assert int(res.get("gpu", 0)) == gpus, (rule, res)
+
+
+def test_slurm_profile_takes_account_and_partitions_from_the_environment(monkeypatch):
+    """Set once, in the environment: Snakemake's own profile parser fills them in."""
+    from snakemake.profiles import ProfileConfigFileParser
+
+    path = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
+
+    def parsed():
+        with open(path) as stream:
+            return ProfileConfigFileParser().parse(stream)
+
+    for name in ("SBATCH_ACCOUNT", "SBATCH_PARTITION", "TDA_MCI_GPU_PARTITION"):
+        monkeypatch.delenv(name, raising=False)
+    bare = parsed()
+    assert not any(r.startswith(("slurm_account=", "slurm_partition="))
+                   for r in bare["default-resources"])
+    assert not any("slurm_partition" in r for r in bare["set-resources"])
+    assert bare["local-cores"] == "2" and "cores" not in bare
+    monkeypatch.setenv("SBATCH_ACCOUNT", "lab42")
+    monkeypatch.setenv("SBATCH_PARTITION", "cpu")
+    monkeypatch.setenv("TDA_MCI_GPU_PARTITION", "gpu")
+    filled = parsed()
+    assert "slurm_account=lab42" in filled["default-resources"]
+    assert "slurm_partition=cpu" in filled["default-resources"]
+    assert "train_classifiers:slurm_partition=gpu" in filled["set-resources"]
+    assert "permutation_test:slurm_partition=gpu" in filled["set-resources"]
