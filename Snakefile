@@ -1,11 +1,17 @@
 # tda_mci: persistent homology of resting-state fMRI in mild cognitive impairment.
 # Table of contents: configuration and its validation, the stages in data-flow order, and
 # the final targets. Settings and their defaults: tda_mci/schemas/config.schema.yaml.
+import os
+
 from snakemake.utils import min_version, validate
 
 from tda_mci.settings import CONFIG_SCHEMA
 
 min_version("9.0")
+
+# For the conda environments' post-deploy scripts, which Snakemake runs from a copy elsewhere:
+# the folder of this workflow, whose package they install.
+os.environ.update(TDA_MCI_WORKFLOW_DIR=str(workflow.current_basedir))
 
 
 # No `configfile:` here: a run reads only the configuration it is given (--configfile), and

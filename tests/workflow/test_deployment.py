@@ -32,6 +32,10 @@ def test_conda_env_parses_and_pins_agree_with_lock_and_pyproject(env):
     pinned = {}
     for dep in spec["dependencies"]:
         assert isinstance(dep, str)
+        if dep.startswith("setuptools"):  # the build requirement of pyproject.toml
+            build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+            assert dep.split("#")[0].strip() in build["requires"], dep
+            continue
         name, _, version = dep.partition("=")
         if name in ("python", "pip"):
             continue
@@ -147,3 +151,54 @@ def test_slurm_profile_takes_account_and_partitions_from_the_environment(monkeyp
     assert "slurm_partition=cpu" in filled["default-resources"]
     assert "train_classifiers:slurm_partition=gpu" in filled["set-resources"]
     assert "permutation_test:slurm_partition=gpu" in filled["set-resources"]
+
+
+def test_the_workflow_tells_the_post_deploy_scripts_where_it_is(tmp_path, snakemake):
+    """Jobs (and so Snakemake's post-deploy runs) see TDA_MCI_WORKFLOW_DIR = this workflow."""
+    wrapper = tmp_path / "Snakefile"
+    wrapper.write_text(
+        f'include: "{ROOT / "Snakefile"}"\n\n\n'
+        'rule show_workflow_dir:\n    output:\n        "env.txt",\n'
+        '    shell:\n        "echo $TDA_MCI_WORKFLOW_DIR > {output}"\n')
+    result = snakemake(tmp_path, ROOT / "tests" / "workflow" / "config.yaml", "env.txt",
+                       snakefile=wrapper)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "env.txt").read_text().strip() == str(ROOT)
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "envs").glob("*.post-deploy.sh")),
+                         ids=lambda p: p.name)
+def test_post_deploy_script_installs_the_package_from_snakemakes_copy(tmp_path, script):
+    """Snakemake copies the script to .snakemake/conda/<hash>.post-deploy.sh and runs it
+    there with the environment active; the copy must still install this package."""
+    import subprocess
+    import sys
+    import venv
+
+    env = tmp_path / ".snakemake" / "conda" / "0f3a9c"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env)
+    # the environment file's build requirement (conda: setuptools>=77)
+    spec = yaml.safe_load(script.with_name(script.name.replace(".post-deploy.sh", ".yaml"))
+                          .read_text())
+    setuptools = next(d for d in spec["dependencies"] if d.startswith("setuptools"))
+    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", setuptools],
+                   check=True, capture_output=True)
+    copy = env.with_name(env.name + ".post-deploy.sh")
+    copy.write_bytes(script.read_bytes())
+    # what `conda activate` does for the script: the environment's python first on PATH
+    run_env = dict(os.environ, PATH=f"{env / 'bin'}:{os.environ['PATH']}",
+                   TDA_MCI_WORKFLOW_DIR=str(ROOT))
+    run_env.pop("PYTHONPATH", None)
+    done = subprocess.run(["bash", str(copy)], cwd=tmp_path, env=run_env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    shown = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "show", "-f", "tda_mci"],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "Name: tda_mci" in shown.stdout
+    assert "tda_mci/schemas/config.schema.yaml" in shown.stdout  # the package data came along
+    # without the variable (a script run outside Snakemake): a clear error, nothing installed
+    del run_env["TDA_MCI_WORKFLOW_DIR"]
+    failed = subprocess.run(["bash", str(copy)], cwd=tmp_path, env=run_env,
+                            capture_output=True, text=True)
+    assert failed.returncode == 1 and "TDA_MCI_WORKFLOW_DIR" in failed.stderr
+    assert sys.executable  # this interpreter made the environment
