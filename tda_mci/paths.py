@@ -261,7 +261,8 @@ class Layout:
     task : str
         ``task-`` entity of every output.
     logs, benchmarks : str
-        Roots of the job logs and benchmark files.
+        Roots of the job logs and benchmark files (a run's: ``<out_dir>/logs`` and
+        ``<out_dir>/benchmarks``, see :meth:`from_config`).
     """
 
     out_dir: str = "results"
@@ -272,8 +273,13 @@ class Layout:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Layout:
-        """Return the layout of a run of ``config`` (``out_dir`` and ``atlas``)."""
-        return cls(out_dir=str(config["out_dir"]), atlas=atlas_key(config.get("atlas")))
+        """Return the layout of a run of ``config``: everything under ``out_dir``.
+
+        Logs and benchmarks included, so a run that moves ``out_dir`` leaves nothing behind.
+        """
+        out = str(config["out_dir"])
+        return cls(out_dir=out, atlas=atlas_key(config.get("atlas")), logs=f"{out}/logs",
+                   benchmarks=f"{out}/benchmarks")
 
     # ------------------------------------------------------------------ building blocks
     def subject_file(self, subject: str = SUBJECT, **parts: Any) -> str:

@@ -84,11 +84,13 @@ def runs(tmp_path_factory, snakemake, snakemake_popen):
         "returncode": returncode,
         "pr_before": len(list(b.glob("results/sub-*/func/*_desc-PR_dist.npz"))),
         "stats_before": (b / STATS).exists(),
-        # every file that carries an output's name at the moment of the kill
+        # every file that carries an output's name at the moment of the kill (not the logs
+        # and benchmarks, which hold times)
         "left": {
             str(f.relative_to(b)): f.read_bytes()
             for f in (b / "results").rglob("*")
             if f.is_file() and not f.name.startswith(".")
+            and f.relative_to(b / "results").parts[0] not in ("logs", "benchmarks")
         },
     }
     run(snakemake, b, "--unlock")

@@ -86,7 +86,8 @@ def test_expected_files(run_dir):
         assert (group / name).is_file(), name
     assert len(list((group / "figures").glob("*_model-cnn_curves.png"))) == 6
     assert (res / "dataset_description.json").is_file()
-    assert (run_dir / "logs").is_dir() and any((run_dir / "logs").rglob("*.log"))
+    logs = run_dir / "results" / "logs"  # under out_dir, like everything else
+    assert logs.is_dir() and any(logs.rglob("*.log")) and not (run_dir / "logs").exists()
 
 
 def test_outputs_are_consistent(run_dir):
@@ -115,7 +116,7 @@ def test_outputs_are_consistent(run_dir):
     assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9
     # runtime statistics: one row per benchmarked rule, every job counted once
     runtime = pd.read_csv(next((res / "group" / "runtime").glob("*_runtime.tsv")), sep="\t")
-    files = list((run_dir / "benchmarks").glob("*/*.tsv"))
+    files = list((run_dir / "results" / "benchmarks").glob("*/*.tsv"))
     assert runtime.set_index("rule").loc["all rules", "jobs"] == len(files) > 0
     assert set(runtime["rule"]) == {f.parent.name for f in files} | {"all rules"}
     desc = io.read_json(res / "dataset_description.json")
