@@ -11,3 +11,6 @@ if [ -z "$repo" ] || [ ! -f "$repo/pyproject.toml" ]; then
     exit 1
 fi
 python -m pip install --no-deps --no-build-isolation "$repo"
+# ComBat (classification.harmonize: combat): neuroHarmonize without its declared numpy<2 and
+# pandas<3 caps (see requirements-nodeps.lock); statsmodels comes from the environment file.
+python -m pip install --no-deps -r "$repo/requirements-nodeps.lock"

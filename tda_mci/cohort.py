@@ -21,27 +21,43 @@ from tda_mci.paths import by_entity
 _SUBJECT = re.compile(r"^sub-[A-Za-z0-9]+$")
 
 
-def load_participants(path: str | Path) -> pd.DataFrame:
+def load_participants(
+    path: str | Path,
+    group_column: str = "group",
+    group_map: Mapping[str, str] | None = None,
+    participant_label: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Read and check a BIDS ``participants.tsv``.
 
     Parameters
     ----------
     path : str or Path
-        Tab-separated file with at least ``participant_id`` and ``group``.
+        Tab-separated file with at least ``participant_id`` and the group column.
+    group_column : str
+        Column with each participant's diagnostic group (``inputs.group_column``, e.g.
+        ADNI's ``DX_bl``).
+    group_map : mapping of str to str, optional
+        Study group of each label of ``group_column`` (``inputs.group_map``). A
+        participant whose label is not mapped gets group ``""``: no comparison holds it,
+        so it is not analysed (:func:`compared_participants`). None: the labels are the
+        groups.
+    participant_label : sequence of str, optional
+        Keep only these participants (labels without ``sub-``; ``inputs.participant_label``).
 
     Returns
     -------
     pandas.DataFrame
-        The table as read, every value as text (no value is read as missing), plus a
-        column ``subject``: the label after ``sub-``, used in file names and as the
-        Snakemake wildcard.
+        The table as read, every value as text (no value is read as missing), plus the
+        columns ``group`` (the study group; it replaces a column of that name),
+        ``source_group`` (the label of ``group_column``) and ``subject`` (the label after
+        ``sub-``, used in file names and as the Snakemake wildcard).
 
     Raises
     ------
     ValueError
-        An empty or header-only file, missing columns, malformed or duplicated
-        participant ids, a participant without group; the message names the file and
-        the offending values.
+        An empty or header-only file, a missing column, malformed or duplicated
+        participant ids, a participant without group, a selected label that is not in
+        the file; the message names the file and the offending values.
     """
     path = Path(path)
     if not path.is_file():
@@ -53,13 +69,31 @@ def load_participants(path: str | Path) -> pd.DataFrame:
         raise ValueError(f"participants file {path} is empty") from None
     if table.empty:
         raise ValueError(f"participants file {path} lists no participants (a header only)")
-    return check_participants(table, source=str(path))
+    if group_column not in table.columns:
+        raise ValueError(f"{path}: no column {group_column!r} (inputs.group_column); columns: "
+                         f"{list(table.columns)}")
+    table = table.copy()
+    table["source_group"] = table[group_column]
+    if group_map is not None:
+        table["group"] = table[group_column].map(dict(group_map)).fillna("")
+    else:
+        table["group"] = table[group_column]
+    table = check_participants(table, source=str(path))
+    if participant_label is not None:
+        wanted = [str(label) for label in participant_label]
+        unknown = sorted(set(wanted) - set(table["subject"]))
+        if unknown:
+            raise ValueError(f"{path}: inputs.participant_label names participants not in the "
+                             f"file: {unknown}")
+        table = table[table["subject"].isin(wanted)].reset_index(drop=True)
+    return table
 
 
 def check_participants(table: pd.DataFrame, source: str = "participants table") -> pd.DataFrame:
     """Check ids and groups of a participants table; add the ``subject`` column.
 
-    See :func:`load_participants`.
+    The group of a participant is ``source_group`` when the table has that column (a
+    mapped group may be empty: not analysed), else ``group``. See :func:`load_participants`.
     """
     missing = [c for c in ("participant_id", "group") if c not in table.columns]
     if missing:
@@ -71,10 +105,17 @@ def check_participants(table: pd.DataFrame, source: str = "participants table") 
     dup = ids[ids.duplicated()].tolist()
     if dup:
         raise ValueError(f"{source}: duplicated participant_id {sorted(set(dup))}")
-    no_group = table["group"].isna() | table["group"].astype(str).str.strip().isin(["", "n/a"])
+    label = table["source_group" if "source_group" in table.columns else "group"]
+    no_group = label.isna() | label.astype(str).str.strip().isin(["", "n/a"])
     if no_group.any():
         raise ValueError(f"{source}: no group for {ids[no_group].tolist()}")
-    _check_rows(table, source)
+    groups = table["group"].astype(str)
+    odd = sorted(set(groups[(groups != "") & ~groups.str.fullmatch(r"[A-Za-z0-9]+")]))
+    if odd:
+        raise ValueError(f"{source}: group names must be alphanumeric (map them with "
+                         f"inputs.group_map): {odd}")
+    _check_rows(table.drop(columns=[c for c in ("group", "source_group")
+                                    if c in table.columns]), source)
     table = table.copy()
     table["subject"] = ids.str.slice(4)
     return table.reset_index(drop=True)
@@ -120,8 +161,14 @@ def compared_participants(
     return table[keep].reset_index(drop=True), table[~keep].reset_index(drop=True)
 
 
-def not_compared_reason(group: str) -> str:
-    """Why a participant of ``group`` is not analysed (QC table and console)."""
+def not_compared_reason(group: str, source_group: str | None = None) -> str:
+    """Why a participant of ``group`` is not analysed (QC table and console).
+
+    ``group`` is empty for a participant whose label ``source_group`` is not mapped by
+    ``inputs.group_map``.
+    """
+    if not group:
+        return f"group label {source_group!r} is not mapped to a study group (inputs.group_map)"
     return f"group {group!r} is in no comparison (statistics.comparisons)"
 
 

@@ -355,13 +355,16 @@ def _checked_table_text(path: str | Path, kind: str) -> str:
 COHORT_COLUMNS = ("participant_id", "subject", "group")
 
 
-def write_cohort(path: str | Path, table: pd.DataFrame) -> None:
+def write_cohort(path: str | Path, table: pd.DataFrame, extra: Sequence[str] = ()) -> None:
     """Write the cohort table: one row per included subject, participants order.
 
-    Columns :data:`COHORT_COLUMNS` (the label after ``sub-`` is ``subject``). Group
-    stages read the subjects and their groups from this file.
+    Columns :data:`COHORT_COLUMNS` (the label after ``sub-`` is ``subject``), then the
+    ``extra`` columns of ``table`` as text (the covariates and the site, see
+    :mod:`tda_mci.covariates`). Group stages read the subjects, their groups and
+    covariates from this file.
     """
-    write_tsv(path, table[list(COHORT_COLUMNS)], kind="cohort")
+    columns = list(COHORT_COLUMNS) + [c for c in extra if c not in COHORT_COLUMNS]
+    write_tsv(path, table[columns].astype(str), kind="cohort")
 
 
 def read_cohort(path: str | Path) -> pd.DataFrame:

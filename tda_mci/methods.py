@@ -119,6 +119,46 @@ def _imported_series(sidecars: Sequence[Mapping[str, Any]], atlas: str) -> str:
             f"Volumes per subject: {volumes}")
 
 
+def _selector(value: Any, what: str) -> str:
+    """Describe an fMRIPrep entity selector: a label, or a participants column."""
+    text = str(value)
+    if text.startswith("{"):
+        return f"the {what} named by each subject's {text[1:-1]} column of participants.tsv"
+    return f"{what} {text}"
+
+
+def _scans(sidecars: Sequence[Mapping[str, Any]], s: MethodsSettings) -> str:
+    """Which scan of each subject was used (sessions and runs), when the inputs have any.
+
+    Empty when no source file carries a ``ses-`` or ``run-`` entity.
+    """
+    from tda_mci.paths import parse_bids_name
+
+    found = []
+    for sidecar in sidecars:
+        try:
+            found.append(parse_bids_name(str(sidecar.get("Source") or ""))[0])
+        except ValueError:
+            found.append({})
+    if not any("ses" in e or "run" in e for e in found):
+        return ""
+    rule = [_selector(v, w) for v, w in ((s.session, "session"), (s.run, "run"))
+            if v is not None]
+    if s.scan_choice in ("first", "last"):
+        rule.append(f"the {s.scan_choice} matching image in natural (session, run) order")
+    counts = []
+    for key, what in (("ses", "session"), ("run", "run")):
+        values = [e.get(key) for e in found]
+        if any(v is not None for v in values):
+            tally = {v: values.count(v) for v in dict.fromkeys(values)}
+            counts.append(f"{what} " + ", ".join(
+                f"{'none' if v is None else v} ({n})" for v, n in sorted(
+                    tally.items(), key=lambda kv: (kv[0] is None, str(kv[0])))))
+    how = f" ({_join(rule)})" if rule else ""
+    return (f" Each subject contributed one scan{how}, whose entities every output name "
+            f"keeps; subjects per {'; per '.join(counts)}.")
+
+
 def _topology(s: MethodsSettings) -> str:
     lost = (s.dimension - 1) * s.delay
     backend = ("GUDHI after edge collapse" if s.backend == "gudhi"
@@ -135,7 +175,7 @@ def _topology(s: MethodsSettings) -> str:
 
 def _statistics(s: MethodsSettings) -> str:
     pairs = ", ".join(f"{a} vs {b}" for a, b in s.comparisons)
-    return (f"For each comparison ({pairs}), network and homology dimension, every ROI "
+    text = (f"For each comparison ({pairs}), network and homology dimension, every ROI "
             "pair's PR values were compared between the groups with a two-sided Mann-Whitney "
             f"U test (tie- and continuity-corrected) at alpha {s.alpha:g} on raw p-values, as "
             "in the paper, with Benjamini-Hochberg and -Yekutieli adjusted p-values "
@@ -144,6 +184,15 @@ def _statistics(s: MethodsSettings) -> str:
             f"({s.ps_permutations} label permutations, so the smallest attainable p is "
             f"{1 / (s.ps_permutations + 1):.3g}), Benjamini-Hochberg across the ROIs of a "
             f"dimension at {s.ps_fdr_level:g}.")
+    if s.covariates:
+        names = _join(list(s.covariates))
+        text += (f" Both tests were adjusted for {names} (numeric columns as given, others as "
+                 "indicators of their levels): the rank-sum test compared the residuals of an "
+                 "ordinary least-squares fit of each pair's PR values on an intercept and the "
+                 "covariates, and PERMANOVA entered the covariates before the group "
+                 "(sequential sums of squares), permuting the residuals of the covariates-only "
+                 "model.")
+    return text
 
 
 def _classification(s: MethodsSettings) -> str:
@@ -157,7 +206,15 @@ def _classification(s: MethodsSettings) -> str:
                 if s.inner_val_fraction > 0 else "without early stopping")
         text += (f"; the hybrid 1D+2D CNN was trained for {s.epochs} epochs (Adam, learning "
                  f"rate {s.learning_rate:g}, batch {s.batch_size}) {stop}")
-    text += "; nothing of a test fold was used for training, scaling or epoch choice."
+    if s.harmonize == "combat":
+        protected = f", protecting {_join(list(s.covariates))}" if s.covariates else ""
+        text += (f"; the features of every model were harmonised across the sites of "
+                 f"{s.site_column} with ComBat (neuroHarmonize, empirical Bayes), fitted on "
+                 f"each training fold and applied to its test fold{protected} (the diagnosis "
+                 "was not protected: that would need the test subjects' labels)")
+    text += ("; nothing of a test fold was used for training, scaling, harmonisation or "
+             "epoch choice." if s.harmonize == "combat" else
+             "; nothing of a test fold was used for training, scaling or epoch choice.")
     if s.permutations:
         text += (f" The best model of each comparison was tested with {s.permutations} label "
                  "permutations in the same folds (not corrected for choosing the best).")
@@ -185,7 +242,8 @@ def describe_methods(settings: MethodsSettings, sidecars: Sequence[Mapping[str, 
     kind = _one(sidecars, "InputKind")
     series = (_image_series if kind in _IMAGE_KINDS else _imported_series)(sidecars,
                                                                             _atlas(sidecars))
-    return [("ROI time series", series + "."), ("Topology", _topology(settings)),
+    series += "." + _scans(sidecars, settings)
+    return [("ROI time series", series), ("Topology", _topology(settings)),
             ("Statistics", _statistics(settings)),
             ("Classification", _classification(settings))]
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 #: Entity order in file names.
 ENTITY_ORDER = (
-    "sub", "ses", "task", "space", "atlas", "comp", "net", "roi", "dim", "model",
+    "sub", "ses", "task", "run", "space", "atlas", "comp", "net", "roi", "dim", "model",
     "win", "delay", "block", "desc",
 )
 _VALUE = re.compile(r"^([A-Za-z0-9]+|\{[A-Za-z_][A-Za-z0-9_]*(,[^}]*)?\})$")
@@ -33,6 +33,10 @@ _BIDS_EXT = re.compile(r"^(?P<stem>[^.]+)(?P<ext>\..+)?$")
 
 #: Wildcards of the workflow, the default value of every :class:`Layout` entity.
 SUBJECT, COMPARISON, NETWORK, BLOCK = "{subject}", "{comp}", "{net}", "{block}"
+#: Wildcard of one scan's outputs: its :func:`scan_stem`.
+SCAN = "{scan}"
+#: Entities of the scan that a subject's outputs keep from its input (BIDS order).
+SCAN_ENTITIES = ("ses", "task", "run", "space")
 #: Space label of the demo images (fMRIPrep's default output space).
 DEMO_SPACE = "MNI152NLin2009cAsym"
 
@@ -96,6 +100,50 @@ def _entity_parts(**entities: str | int | None) -> list[str]:
             raise ValueError(f"BIDS entity {key}={value!r} is not alphanumeric")
         parts.append(f"{key}-{value}")
     return parts
+
+
+def scan_stem(
+    subject: str,
+    *,
+    ses: str | None = None,
+    task: str | None = "rest",
+    run: str | int | None = None,
+    space: str | None = None,
+) -> str:
+    """Folder and name stem of one scan's outputs, relative to the output root.
+
+    The entities are those of the scan's input (:data:`SCAN_ENTITIES`), kept in every
+    name of its outputs, e.g.::
+
+        >>> scan_stem("001", ses="01", run=2, space="MNI152NLin2009cAsym")
+        'sub-001/ses-01/func/sub-001_ses-01_task-rest_run-2_space-MNI152NLin2009cAsym'
+        >>> scan_stem("001")
+        'sub-001/func/sub-001_task-rest'
+
+    Parameters
+    ----------
+    subject : str
+        Subject label (without ``sub-``).
+    ses, task, run, space : str, optional
+        The scan's entities; ``None`` omits one (a session adds its folder).
+
+    Returns
+    -------
+    str
+    """
+    name = "_".join(_entity_parts(sub=subject, ses=ses, task=task, run=run, space=space))
+    folders = [f"sub-{subject}"] + ([f"ses-{ses}"] if ses is not None else []) + ["func"]
+    return "/".join(folders + [name])
+
+
+def _stem(scan: str) -> str:
+    """Return a scan stem as given, or the stem of a bare subject label (task rest only).
+
+    ``scan`` is a :func:`scan_stem`, the wildcard :data:`SCAN`, or a subject label.
+    """
+    if "/" in scan or scan.startswith("{"):
+        return scan
+    return scan_stem(scan)
 
 
 def job_file(root: str, rule: str, extension: str, **entities: str | int | None) -> str:
@@ -245,12 +293,16 @@ def demo_image(root: str, subject: str, kind: str) -> str:
 class Layout:
     """The name of every file a run writes.
 
-    Subject outputs go to ``<out_dir>/sub-<label>/func/``, group outputs to
+    A scan's outputs go to ``<out_dir>/<scan>_<entities>_<suffix>``, where ``<scan>`` is
+    its :func:`scan_stem` (``sub-<label>/[ses-<s>/]func/sub-<label>_[ses-<s>_]task-<t>
+    [_run-<r>][_space-<sp>]``: the entities of its input); group outputs go to
     ``<out_dir>/group/<kind>/``, QC tables to ``<out_dir>/qc/``, the demo cohort to
-    ``<out_dir>/demo/``; logs and benchmarks to ``<logs>/<rule>/<entities>.log`` and
-    ``<benchmarks>/<rule>/<entities>.tsv``. Arguments default to the workflow's
-    wildcards (``{subject}``, ``{comp}``, ``{net}``, ``{block}``), so a rule can write
-    ``LAYOUT.timeseries()`` and a stage ``layout.timeseries("001")``.
+    ``<out_dir>/demo/``; logs and benchmarks to ``<logs>/<rule>/<scan>.log`` (mirroring the
+    outputs) or ``<logs>/<rule>/<entities>.log``, and the same under ``<benchmarks>``.
+    Arguments default to the workflow's wildcards (``{scan}``, ``{comp}``, ``{net}``,
+    ``{block}``), so a rule can write ``LAYOUT.timeseries()`` and a stage
+    ``layout.timeseries(scan_stem("001", ses="01"))``; a bare subject label stands for
+    ``scan_stem(label)`` (task ``rest``, no other entity).
 
     Parameters
     ----------
@@ -258,8 +310,9 @@ class Layout:
         Root of the results (``out_dir`` in the configuration).
     atlas : str
         ``atlas-`` entity of every output (see :func:`atlas_key`).
-    task : str
-        ``task-`` entity of every output.
+    task, space : str or None
+        ``task-`` and ``space-`` entities of the group outputs: those the cohort's scans
+        share (:meth:`for_scans`); None omits one.
     logs, benchmarks : str
         Roots of the job logs and benchmark files (a run's: ``<out_dir>/logs`` and
         ``<out_dir>/benchmarks``, see :meth:`from_config`).
@@ -267,7 +320,8 @@ class Layout:
 
     out_dir: str = "results"
     atlas: str = "dosenbach160"
-    task: str = "rest"
+    task: str | None = "rest"
+    space: str | None = None
     logs: str = "logs"
     benchmarks: str = "benchmarks"
 
@@ -281,45 +335,66 @@ class Layout:
         return cls(out_dir=out, atlas=atlas_key(config.get("atlas")), logs=f"{out}/logs",
                    benchmarks=f"{out}/benchmarks")
 
+    def for_scans(self, scans: Iterable[Mapping[str, Any]]) -> Layout:
+        """Return this layout with the task and space that every scan shares.
+
+        ``scans`` are the entities of each subject's scan (keys of
+        :data:`SCAN_ENTITIES`); an entity the scans do not all share (or none has) is
+        left out of the group outputs' names.
+        """
+        scans = list(scans)
+
+        def shared(key: str) -> str | None:
+            values = {None if s.get(key) is None else str(s[key]) for s in scans}
+            return values.pop() if len(values) == 1 else None
+
+        return replace(self, task=shared("task"), space=shared("space"))
+
     # ------------------------------------------------------------------ building blocks
-    def subject_file(self, subject: str = SUBJECT, **parts: Any) -> str:
-        """Return a file of one subject under ``<out_dir>/sub-<label>/func/``."""
-        return bids(self.out_dir, subject=subject, datatype="func", task=self.task,
-                    atlas=self.atlas, **parts)
+    def subject_file(self, scan: str = SCAN, *, suffix: str, extension: str,
+                     **parts: Any) -> str:
+        """Return a file of one scan: ``<out_dir>/<scan>_atlas-<a>_<parts>_<suffix><ext>``."""
+        name = "_".join(_entity_parts(atlas=self.atlas, **parts) + [suffix]) + extension
+        return f"{self.out_dir}/{_stem(scan)}_{name}"
 
     def group_file(self, kind: str, **parts: Any) -> str:
         """Return a group file under ``<out_dir>/group/<kind>/``."""
-        return bids(self.out_dir, datatype=kind, task=self.task, atlas=self.atlas, **parts)
+        return bids(self.out_dir, datatype=kind, task=self.task, space=self.space,
+                    atlas=self.atlas, **parts)
 
-    def log(self, rule: str, **parts: Any) -> str:
-        """Log file of one job of ``rule``."""
+    def log(self, rule: str, scan: str | None = None, **parts: Any) -> str:
+        """Log file of one job of ``rule`` (of one scan, or named by ``parts``)."""
+        if scan is not None:
+            return f"{self.logs}/{rule}/{_stem(scan)}.log"
         return job_file(self.logs, rule, ".log", **parts)
 
-    def benchmark(self, rule: str, **parts: Any) -> str:
-        """Benchmark file of one job of ``rule``."""
+    def benchmark(self, rule: str, scan: str | None = None, **parts: Any) -> str:
+        """Benchmark file of one job of ``rule`` (of one scan, or named by ``parts``)."""
+        if scan is not None:
+            return f"{self.benchmarks}/{rule}/{_stem(scan)}.tsv"
         return job_file(self.benchmarks, rule, ".tsv", **parts)
 
-    # ------------------------------------------------------------------ per subject
-    def timeseries(self, subject: str = SUBJECT) -> str:
+    # ------------------------------------------------------------------ per scan
+    def timeseries(self, scan: str = SCAN) -> str:
         """ROI time series (TSV, T x ROIs); its JSON sidecar is :meth:`timeseries_sidecar`."""
-        return self.subject_file(subject, suffix="timeseries", extension=".tsv")
+        return self.subject_file(scan, suffix="timeseries", extension=".tsv")
 
-    def timeseries_sidecar(self, subject: str = SUBJECT) -> str:
+    def timeseries_sidecar(self, scan: str = SCAN) -> str:
         """JSON sidecar of :meth:`timeseries`."""
-        return self.subject_file(subject, suffix="timeseries", extension=".json")
+        return self.subject_file(scan, suffix="timeseries", extension=".json")
 
-    def carpet(self, subject: str = SUBJECT) -> str:
+    def carpet(self, scan: str = SCAN) -> str:
         """Carpet plot of the time series."""
-        return self.subject_file(subject, suffix="carpet", extension=".png")
+        return self.subject_file(scan, suffix="carpet", extension=".png")
 
-    def diagrams(self, window: int, delay: int, subject: str = SUBJECT) -> str:
+    def diagrams(self, window: int, delay: int, scan: str = SCAN) -> str:
         """Return the persistence diagrams of every ROI (npz)."""
-        return self.subject_file(subject, win=window, delay=delay, suffix="dgm",
+        return self.subject_file(scan, win=window, delay=delay, suffix="dgm",
                                  extension=".npz")
 
-    def pr(self, subject: str = SUBJECT) -> str:
+    def pr(self, scan: str = SCAN) -> str:
         """Inter-ROI (PR) Wasserstein matrices per network (npz)."""
-        return self.subject_file(subject, desc="PR", suffix="dist", extension=".npz")
+        return self.subject_file(scan, desc="PR", suffix="dist", extension=".npz")
 
     # ------------------------------------------------------------------ demo and QC
     def demo_dir(self) -> str:
@@ -346,10 +421,9 @@ class Layout:
         """Folder of the QC tables."""
         return f"{self.out_dir}/qc"
 
-    def screen(self, subject: str = SUBJECT) -> str:
-        """One subject's screening verdict (JSON; policy exclude)."""
-        return bids(self.qc_dir(), subject=subject, task=self.task, atlas=self.atlas,
-                    suffix="screen", extension=".json")
+    def screen(self, scan: str = SCAN) -> str:
+        """One scan's screening verdict (JSON; policy exclude)."""
+        return f"{self.qc_dir()}/{_stem(scan)}_atlas-{self.atlas}_screen.json"
 
     def included(self) -> str:
         """Return the cohort table: included subjects and their groups (TSV)."""

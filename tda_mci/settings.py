@@ -277,7 +277,12 @@ class CohortSettings(StageSettings):
     """``screen_cohort``: the included/excluded tables and group sizes after exclusions."""
 
     rule: ClassVar[str] = "screen_cohort"
+    group_column: str = key("inputs.group_column")
+    group_map: dict | None = key("inputs.group_map")
+    participant_label: tuple | None = key("inputs.participant_label")
     comparisons: tuple = key("statistics.comparisons")
+    covariates: tuple = key("statistics.covariates")
+    site_column: str | None = key("statistics.site_column")
     min_group_size: int = key("qc.min_group_size")
     protocol: str = key("classification.protocol")
     n_splits: int = key("classification.n_splits")
@@ -298,6 +303,9 @@ class CohortQCSettings(StageSettings):
 
     rule: ClassVar[str] = "cohort_qc"
     atlas: str | None = key("atlas")
+    group_column: str = key("inputs.group_column")
+    group_map: dict | None = key("inputs.group_map")
+    participant_label: tuple | None = key("inputs.participant_label")
     comparisons: tuple = key("statistics.comparisons")
 
 
@@ -341,6 +349,7 @@ class RankSumSettings(StageSettings):
     atlas: str | None = key("atlas")
     alpha: float = key("statistics.alpha")
     fdr_level: float = key("statistics.fdr_level")
+    covariates: tuple = key("statistics.covariates")
 
 
 @dataclass(frozen=True)
@@ -359,6 +368,7 @@ class PermanovaSettings(StageSettings):
     permutations: int = key("statistics.ps_permutations")
     seed: int = key("statistics.seed")
     fdr_level: float = key("statistics.ps_fdr_level")
+    covariates: tuple = key("statistics.covariates")
 
 
 @dataclass(frozen=True)
@@ -377,6 +387,9 @@ class TrainingSettings(StageSettings):
     learning_rate: float = key("classification.learning_rate")
     seed: int = key("classification.seed")
     device: str = key("classification.device")
+    harmonize: str = key("classification.harmonize")
+    site_column: str | None = key("statistics.site_column")
+    covariates: tuple = key("statistics.covariates")
 
 
 @dataclass(frozen=True)
@@ -408,6 +421,9 @@ class MethodsSettings(StageSettings):
     """
 
     rule: ClassVar[str] = "methods_text"
+    session: str | None = key("inputs.fmriprep.session")
+    run: str | int | None = key("inputs.fmriprep.run")
+    scan_choice: str = key("inputs.fmriprep.scan_choice")
     dimension: int = key("embedding.dimension")
     delay: int = key("embedding.delay")
     max_dim: int = key("homology.max_dim")
@@ -419,6 +435,9 @@ class MethodsSettings(StageSettings):
     fdr_level: float = key("statistics.fdr_level")
     ps_permutations: int = key("statistics.ps_permutations")
     ps_fdr_level: float = key("statistics.ps_fdr_level")
+    covariates: tuple = key("statistics.covariates")
+    site_column: str | None = key("statistics.site_column")
+    harmonize: str = key("classification.harmonize")
     models: tuple = key("classification.models")
     protocol: str = key("classification.protocol")
     n_splits: int = key("classification.n_splits")

@@ -197,11 +197,14 @@ def make_fmriprep(
     seed: int = 0,
     n_dummy: int = 2,
     distractors: bool = True,
+    scans: dict[str, list[tuple[str | None, str | None]]] | None = None,
 ) -> dict[str, dict[str, Path]]:
     """Write an fMRIPrep-like derivative tree; returns each subject's files by role.
 
     The first ``n_dummy`` volumes are non-steady-state (flagged in the confounds and
     brighter in the image); the image also carries 5 x the ``white_matter`` confound.
+    ``scans`` gives a subject (label) its (session, run) pairs (default: one image with
+    neither); each scan gets its own noise, the returned files are its first scan's.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -211,26 +214,32 @@ def make_fmriprep(
     out = {}
     for i, row in enumerate(table.itertuples()):
         sub = row.participant_id
-        func = root / sub / "func"
-        rng = np.random.default_rng([seed, 100 + i])
-        sig = roi_signals(atlas, row.group, n_volumes, tr, seed, i)
-        data = image_data(sig, atlas, rng)
-        conf = fmriprep_confounds(n_volumes, rng, n_dummy)
-        data += 5.0 * conf["white_matter"].to_numpy()
-        data[..., :n_dummy] += 300.0
-        stem = f"{sub}_task-rest_space-{SPACE}"
-        files = {
-            "bold": _save_nifti(
-                data * _brain_mask()[..., None], func / f"{stem}_desc-preproc_bold.nii.gz", tr
-            ),
-            "mask": _save_nifti(_brain_mask(), func / f"{stem}_desc-brain_mask.nii.gz"),
-            "confounds": func / f"{sub}_task-rest_desc-confounds_timeseries.tsv",
-        }
-        (func / f"{stem}_desc-preproc_bold.json").write_text(
-            f'{{"RepetitionTime": {tr}, "TaskName": "rest"}}\n'
-        )
-        conf.to_csv(files["confounds"], sep="\t", index=False, na_rep="n/a")
-        files["confounds"].with_suffix(".json").write_text(_confounds_json(conf))
+        for k, (ses, run) in enumerate((scans or {}).get(sub[4:], [(None, None)])):
+            func = root / sub / (f"ses-{ses}" if ses else "") / "func"
+            rng = np.random.default_rng([seed, 100 + i] + ([k] if k else []))
+            sig = roi_signals(atlas, row.group, n_volumes, tr, seed + k, i)
+            data = image_data(sig, atlas, rng)
+            conf = fmriprep_confounds(n_volumes, rng, n_dummy)
+            data += 5.0 * conf["white_matter"].to_numpy()
+            data[..., :n_dummy] += 300.0
+            entities = "_".join([sub] + ([f"ses-{ses}"] if ses else []) + ["task-rest"]
+                                + ([f"run-{run}"] if run else []))
+            stem = f"{entities}_space-{SPACE}"
+            scan = {
+                "bold": _save_nifti(
+                    data * _brain_mask()[..., None], func / f"{stem}_desc-preproc_bold.nii.gz", tr
+                ),
+                "mask": _save_nifti(_brain_mask(), func / f"{stem}_desc-brain_mask.nii.gz"),
+                "confounds": func / f"{entities}_desc-confounds_timeseries.tsv",
+            }
+            (func / f"{stem}_desc-preproc_bold.json").write_text(
+                f'{{"RepetitionTime": {tr}, "TaskName": "rest"}}\n'
+            )
+            conf.to_csv(scan["confounds"], sep="\t", index=False, na_rep="n/a")
+            scan["confounds"].with_suffix(".json").write_text(_confounds_json(conf))
+            if k == 0:
+                files = scan
+        func = files["bold"].parent
         if distractors:
             tiny = np.ones((2, 2, 2, 3), dtype=np.float32)
             _save_nifti(tiny, func / f"{sub}_task-rest_space-T1w_desc-preproc_bold.nii.gz", tr)
@@ -338,3 +347,47 @@ def make_network_csvs(
             pd.DataFrame(x[:, idx].T).to_csv(path, header=False, index=False, float_format="%.17g")
             out[label][key] = path
     return out
+
+
+#: Scans of the multi-site fixture (:func:`make_multisite_cohort`): (session, run) pairs.
+MULTISITE_SCANS = {
+    **{f"{i:03d}": [("01", None)] for i in range(1, 5)},
+    **{f"{i:03d}": [("01", "1"), ("01", "2"), ("02", None)] for i in range(5, 9)},
+    **{f"{i:03d}": [("02", "1"), ("02", "2")] for i in range(9, 13)},
+}
+
+
+def make_multisite_cohort(root: str | Path, n_volumes: int = 40) -> dict[str, Path]:
+    """An ADNI-like multi-site fMRIPrep cohort: 12 subjects over 3 sites, and 2 unmapped.
+
+    ``participants.tsv`` has ADNI's columns ``participant_id, DX_bl, AGE, PTGENDER,
+    SITE``: sub-001 ... sub-012 are CN or LMCI (two of each per site), sub-013 (SMC) and
+    sub-014 (AD) have no images (a study mapping CN and LMCI only does not analyse them).
+    Sessions and runs (:data:`MULTISITE_SCANS`): sub-001..004 have ``ses-01`` only;
+    sub-005..008 ``ses-01`` with runs 1 and 2 and ``ses-02``; sub-009..012 ``ses-02``
+    with runs 1 and 2. The first scan in (session, run) order is therefore ``ses-01``
+    (run 1 where there are runs) for sub-001..008 and ``ses-02_run-1`` for the others.
+
+    Returns
+    -------
+    dict
+        ``fmriprep`` (the derivatives folder), ``participants``, ``atlas`` (atlas20 TSV).
+    """
+    root = Path(root)
+    atlas = write_atlas20(root / "atlas20.tsv")
+    dx = ["CN", "LMCI", "CN", "LMCI"] * 3
+    ids = [f"sub-{i:03d}" for i in range(1, 13)]
+    groups = pd.DataFrame({"participant_id": ids, "group": ["HC" if d == "CN" else "LMCI"
+                                                            for d in dx]})
+    make_fmriprep(root / "fmriprep", groups, atlas, n_volumes=n_volumes, distractors=False,
+                  scans=MULTISITE_SCANS)
+    rng = np.random.default_rng(12)
+    table = pd.DataFrame({
+        "participant_id": ids + ["sub-013", "sub-014"],
+        "DX_bl": dx + ["SMC", "AD"],
+        "AGE": np.round(rng.uniform(60, 85, 14), 1),
+        "PTGENDER": ["Female", "Male", "Male", "Female"] * 3 + ["Female", "Male"],
+        "SITE": [f"{s:03d}" for s in (2, 2, 2, 2, 11, 11, 11, 11, 23, 23, 23, 23, 2, 11)],
+    })
+    return {"fmriprep": root / "fmriprep", "atlas": root / "atlas20.tsv",
+            "participants": write_participants(root / "participants.tsv", table)}

@@ -278,7 +278,8 @@ def cohort_qc_table(
                 "group": str(p["group"])}
         if compared is not None and base["group"] not in compared:
             rows.append({**base, "status": "not compared",
-                         "reason": not_compared_reason(base["group"])})
+                         "reason": not_compared_reason(base["group"],
+                                                       p.get("source_group"))})
         elif s in gone and s in sidecars:
             raise ValueError(f"subject {s} is excluded but has a time series")
         elif s in gone:

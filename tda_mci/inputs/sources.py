@@ -5,7 +5,11 @@ Input kinds (``inputs.kind`` in the configuration)
 ``fmriprep``
     fMRIPrep derivatives in BIDS layout. The preprocessed image of a subject is the one
     file ``<root>/sub-<label>/[ses-<s>/]func/sub-<label>_*_bold.nii[.gz]`` whose entities
-    match ``task``, ``space`` and ``desc`` (and ``ses``, ``run``, ``res`` when given).
+    match ``task``, ``space`` and ``desc`` (and ``ses``, ``run``, ``res`` when given;
+    ``session`` and ``run`` may name a participants column, ``"{VISCODE}"``, to choose
+    per subject). When several images still match, ``scan_choice`` decides: ``error``
+    (default; the message lists them), ``first`` or ``last`` in natural order of
+    (session, run), e.g. ``ses-bl`` < ``ses-m06`` < ``ses-m12``, ``run-2`` < ``run-10``.
     Its brain mask is the file of the same name with ``desc-brain_mask``; its confounds
     are ``..._desc-confounds_timeseries.tsv`` beside it (the same entities without
     ``space``, ``res`` and ``desc``), loaded with
@@ -50,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from tda_mci.inputs.readers import DENOISE_STRATEGIES, confounds_files
-from tda_mci.paths import bids_join, parse_bids_name
+from tda_mci.paths import SCAN_ENTITIES, bids_join, parse_bids_name
 from tda_mci.validation import SubjectDataError
 
 #: Input kinds understood by :func:`resolve_subject_inputs` and :func:`load_subject_series`.
@@ -78,12 +82,31 @@ def _is_wanted_bold(path: Path, wanted: Mapping[str, str | None], space: str | N
     return entities.get("space") == space
 
 
+#: How :func:`find_fmriprep_files` picks among several matching images.
+SCAN_CHOICES = ("error", "first", "last")
+
+
+def _natural(text: str | None) -> tuple:
+    """Sort key of an entity value: digit runs compare as numbers (``m6`` < ``m12``)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in re.split(r"(\d+)", text or "") if p)
+
+
+def _scan_order(path: Path) -> tuple:
+    """Natural order of an image by session, then run, then name."""
+    entities = parse_bids_name(path.name)[0]
+    return _natural(entities.get("ses")), _natural(entities.get("run")), path.name
+
+
 def _select_bold(
-    folder: Path, subject: str, wanted: Mapping[str, str | None], space: str | None
+    folder: Path, subject: str, wanted: Mapping[str, str | None], space: str | None,
+    choice: str = "error",
 ) -> Path:
     """Return the one preprocessed image of a subject's folder that matches.
 
-    Raises :class:`SubjectDataError` listing the candidates when none or several match.
+    ``choice`` (:data:`SCAN_CHOICES`) picks among several matches. Raises
+    :class:`SubjectDataError` listing the candidates when none match, or several under
+    ``choice="error"``.
     """
     candidates = sorted(folder.glob(f"**/sub-{subject}_*_bold.nii*")) if folder.is_dir() else []
     hits = [path for path in candidates if _is_wanted_bold(path, wanted, space)]
@@ -95,14 +118,15 @@ def _select_bold(
             subject, folder,
             f"no preprocessed image matches {selector} (bold images found: {seen})",
         )
-    if len(hits) > 1:
+    if len(hits) > 1 and choice == "error":
         raise SubjectDataError(
             subject, folder,
             f"{len(hits)} preprocessed images match {selector}: "
             f"{', '.join(p.name for p in hits)}; set session, run or res in the "
-            "configuration (inputs.fmriprep) to select one",
+            "configuration (inputs.fmriprep) to select one, or scan_choice: first / last",
         )
-    return hits[0]
+    hits = sorted(hits, key=_scan_order)
+    return hits[-1] if choice == "last" else hits[0]
 
 
 def _brain_mask_beside(bold: Path, subject: str) -> Path:
@@ -137,6 +161,7 @@ def find_fmriprep_files(
     session: str | None = None,
     run: str | int | None = None,
     res: str | int | None = None,
+    scan_choice: str = "error",
     brain_mask: bool = True,
     confounds: bool = True,
 ) -> dict[str, str]:
@@ -151,8 +176,10 @@ def find_fmriprep_files(
     task, space, desc : str
         Entities the image must carry (``space=None``: the image has no space entity).
     session, run, res : str or int, optional
-        Further entities the image must carry; ``None`` accepts any value (and an error
-        lists the candidates when that leaves more than one image).
+        Further entities the image must carry; ``None`` accepts any value.
+    scan_choice : {"error", "first", "last"}
+        When several images match: an error listing them, or the first / last in natural
+        order of (session, run).
     brain_mask, confounds : bool
         Also locate the brain mask / the confounds TSV (their absence is then an error).
 
@@ -171,7 +198,9 @@ def find_fmriprep_files(
     folder = Path(root) / f"sub-{subject}"
     wanted = {"sub": subject, "task": task, "desc": desc, "ses": session,
               "run": None if run is None else str(run), "res": None if res is None else str(res)}
-    bold = _select_bold(folder, subject, wanted, space)
+    if scan_choice not in SCAN_CHOICES:
+        raise ValueError(f"scan_choice = {scan_choice!r}; expected one of {SCAN_CHOICES}")
+    bold = _select_bold(folder, subject, wanted, space, scan_choice)
     out = {"bold": str(bold)}
     if brain_mask:
         out["mask"] = str(_brain_mask_beside(bold, subject))
@@ -276,6 +305,45 @@ def _participant_fields(participant: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _per_subject(value: str | int | None, fields: Mapping[str, Any]) -> str | None:
+    """Return an entity selector for one subject: a literal, or ``{column}`` of its row."""
+    return None if value is None else format_pattern(str(value), fields)
+
+
+def scan_entities(subject: str, files: Mapping[str, Any]) -> dict[str, str | None]:
+    """Return the entities of a subject's scan, which every output name of it keeps.
+
+    Parameters
+    ----------
+    subject : str
+        Subject label (without ``sub-``).
+    files : mapping
+        The subject's input files by role (:func:`resolve_subject_inputs`; ``bold`` for
+        images, ``timeseries`` for an imported table).
+
+    Returns
+    -------
+    dict
+        ``ses``, ``task``, ``run`` and ``space`` (:data:`tda_mci.paths.SCAN_ENTITIES`)
+        as the BIDS name of the image or table gives them (``None`` where it has none);
+        ``task`` is ``"rest"`` when the name has none, or when the file has no BIDS
+        name of this subject (e.g. FSL's ``filtered_func_data.nii.gz``, or the
+        per-network CSVs of ``network_csv``): the method's input is resting state.
+    """
+    source = files.get("bold") or files.get("timeseries")
+    found: dict[str, str] = {}
+    if isinstance(source, str):
+        try:
+            found = parse_bids_name(source)[0]
+        except ValueError:
+            found = {}
+        if found.get("sub") != subject:
+            found = {}
+    out = {key: found.get(key) for key in SCAN_ENTITIES}
+    out["task"] = out["task"] or "rest"
+    return out
+
+
 def resolve_subject_inputs(
     spec: Mapping[str, Any], participant: Mapping[str, Any], network_keys: Sequence[str] = ()
 ) -> dict[str, str | list[str]]:
@@ -323,7 +391,9 @@ def resolve_subject_inputs(
         return find_fmriprep_files(
             f["root"], subject, task=f.get("task", "rest"),
             space=f.get("space", "MNI152NLin2009cAsym"), desc=f.get("desc", "preproc"),
-            session=f.get("session"), run=f.get("run"), res=f.get("res"),
+            session=_per_subject(f.get("session"), fields),
+            run=_per_subject(f.get("run"), fields), res=f.get("res"),
+            scan_choice=f.get("scan_choice", "error"),
             brain_mask=bool(f.get("brain_mask", True)), confounds=strategy != "none",
         )
     if kind == "nifti":

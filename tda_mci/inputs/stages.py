@@ -22,6 +22,7 @@ from tda_mci.cohort import (
     load_participants,
     required_group_size,
 )
+from tda_mci.covariates import check_columns, cohort_columns
 from tda_mci.figures import carpet_plot, plot_cohort_qc
 from tda_mci.inputs.demo import generate_demo_cohort
 from tda_mci.inputs.qc import (
@@ -113,7 +114,7 @@ def screen_cohort(
     sidecars (policy fail: every subject passed). Group sizes are checked after the
     exclusions; on failure the exclusion table is still written, to explain why.
     """
-    table, _ = compared_participants(load_participants(participants), settings.comparisons)
+    table, _ = compared_participants(_participants(participants, settings), settings.comparisons)
     inc, exc = exclusion_tables(table, {path: _screen_record(path) for path in records})
     io.write_tsv(excluded, exc, kind="exclusions")
     for r in exc.itertuples():
@@ -121,8 +122,20 @@ def screen_cohort(
     n_min, setting = required_group_size(settings.min_group_size, settings.protocol,
                                          settings.n_splits)
     check_included_groups(inc, exc, settings.comparisons, n_min, setting=setting)
-    io.write_cohort(included, inc)
+    extra = cohort_columns(settings.covariates, settings.site_column)
+    inc = inc.merge(table[["subject", *extra]], on="subject", how="left", validate="1:1")
+    check_columns(inc, settings.covariates, participants)
+    if settings.site_column:
+        check_columns(inc, [settings.site_column], participants, "statistics.site_column")
+    io.write_cohort(included, inc, extra)
     log.info("%d included, %d excluded", len(inc), len(exc))
+
+
+def _participants(path: str, settings: CohortSettings | CohortQCSettings):
+    """Read the participants table as the run selects and groups it (``inputs.*``)."""
+    return load_participants(path, group_column=settings.group_column,
+                             group_map=settings.group_map,
+                             participant_label=settings.participant_label)
 
 
 def _screen_record(path: str) -> dict:
@@ -154,7 +167,7 @@ def cohort_qc(
 
     ``outputs`` holds ``table`` and ``figure``.
     """
-    table = load_participants(participants)
+    table = _participants(participants, settings)
     inc = io.read_cohort(included)
     exc = io.read_tsv(excluded, text=True, kind="exclusions")
     files = files_by_subject(sidecars, inc["subject"].tolist(), "time-series sidecar")

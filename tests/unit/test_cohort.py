@@ -129,3 +129,53 @@ def test_demo_participants_are_stable():
     default = demo_participants({"HC": 14, "EMCI": 14, "LMCI": 14, "MCI": 14}, seed=0)
     digest = hashlib.sha256(default.to_csv(sep="\t", index=False).encode()).hexdigest()
     assert digest == "9b28ac2816e211ffee4a911ea6fa1281211f802fcf8e435e5cebeeca4d30e174"
+
+
+def _adni_like(tmp_path):
+    path = tmp_path / "participants.tsv"
+    path.write_text(
+        "participant_id\tDX_bl\tAGE\tPTGENDER\tSITE\n"
+        "sub-001\tCN\t71.2\tFemale\t002\n"
+        "sub-002\tLMCI\t68.0\tMale\t002\n"
+        "sub-003\tSMC\t75.5\tFemale\t011\n"
+        "sub-004\tCN\tNA\tMale\t011\n"
+        "sub-005\tAD\t80.1\tMale\t023\n"
+        "sub-006\tLMCI\t66.3\tFemale\t023\n")
+    return path
+
+
+def test_any_group_column_mapped_to_study_groups_and_a_subset(tmp_path):
+    path = _adni_like(tmp_path)
+    table = load_participants(path, group_column="DX_bl",
+                              group_map={"CN": "HC", "LMCI": "LMCI"})
+    assert table["group"].tolist() == ["HC", "LMCI", "", "HC", "", "LMCI"]
+    assert table["source_group"].tolist() == ["CN", "LMCI", "SMC", "CN", "AD", "LMCI"]
+    assert table["AGE"].tolist()[3] == "NA" and table["SITE"].tolist()[0] == "002"
+    compared, others = compared_participants(table, [["HC", "LMCI"]])
+    assert compared["subject"].tolist() == ["001", "002", "004", "006"]
+    assert others["subject"].tolist() == ["003", "005"]
+    assert not_compared_reason("", "SMC") == (
+        "group label 'SMC' is not mapped to a study group (inputs.group_map)")
+    subset = load_participants(path, group_column="DX_bl", group_map={"CN": "HC", "LMCI": "LMCI"},
+                               participant_label=["006", "001"])
+    assert subset["subject"].tolist() == ["001", "006"]  # file order
+
+
+def test_participant_selection_errors_name_the_file_and_values(tmp_path):
+    path = _adni_like(tmp_path)
+    with pytest.raises(ValueError, match=rf"{path}: no column 'group' \(inputs.group_column\)"):
+        load_participants(path)
+    with pytest.raises(ValueError, match=r"participant_label names participants not in the "
+                                         r"file: \['007'\]"):
+        load_participants(path, group_column="DX_bl", participant_label=["001", "007"])
+    # unmapped labels are kept as groups, so they must be usable names
+    path.write_text("participant_id\tDX_bl\nsub-1\tEarly MCI\nsub-2\tCN\n")
+    with pytest.raises(ValueError, match=r"alphanumeric \(map them with inputs.group_map\): "
+                                         r"\['Early MCI'\]"):
+        load_participants(path, group_column="DX_bl")
+    assert load_participants(path, group_column="DX_bl",
+                             group_map={"Early MCI": "EMCI", "CN": "HC"})["group"].tolist() == \
+        ["EMCI", "HC"]
+    path.write_text("participant_id\tgroup\tGroup \nsub-1\tHC\tx\n")
+    with pytest.raises(ValueError, match="Group "):
+        load_participants(path)

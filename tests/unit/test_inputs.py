@@ -22,6 +22,7 @@ from tda_mci.inputs.sources import (
     resolve_cohort_inputs,
     resolve_pattern,
     resolve_subject_inputs,
+    scan_entities,
 )
 from tda_mci.paths import parse_bids_name
 from tda_mci.topology.windows import min_series_length
@@ -137,6 +138,50 @@ def test_fmriprep_several_matches_is_an_error_until_run_is_set(fmriprep):
         Path(found["mask"]).name == f"sub-01_task-rest_run-2_space-{SPACE}_desc-brain_mask.nii.gz"
     )
     assert Path(found["confounds"]).name == "sub-01_task-rest_run-2_desc-confounds_timeseries.tsv"
+
+
+def test_fmriprep_scan_choice_picks_in_natural_session_and_run_order(tmp_path, cohort, atlas):
+    scans = {"01": [("m12", "1"), ("bl", "2"), ("bl", "10"), ("m6", "1")]}
+    dg.make_fmriprep(tmp_path, cohort, atlas, n_volumes=30, distractors=False, scans=scans)
+    with pytest.raises(SubjectDataError, match="4 preprocessed images match .* scan_choice"):
+        find_fmriprep_files(tmp_path, "01", space=SPACE)
+    first = find_fmriprep_files(tmp_path, "01", space=SPACE, scan_choice="first")
+    last = find_fmriprep_files(tmp_path, "01", space=SPACE, scan_choice="last")
+    # bl < m6 < m12 (numbers as numbers), and run-2 < run-10 within bl
+    assert Path(first["bold"]).name.startswith("sub-01_ses-bl_task-rest_run-2_")
+    assert Path(last["bold"]).name.startswith("sub-01_ses-m12_task-rest_run-1_")
+    assert Path(first["confounds"]).name == (
+        "sub-01_ses-bl_task-rest_run-2_desc-confounds_timeseries.tsv")
+    assert Path(first["bold"]).parent.parent.name == "ses-bl"
+    in_m6 = find_fmriprep_files(tmp_path, "01", space=SPACE, session="m6")
+    assert "_ses-m6_" in Path(in_m6["bold"]).name
+    with pytest.raises(ValueError, match="scan_choice"):
+        find_fmriprep_files(tmp_path, "01", space=SPACE, scan_choice="newest")
+
+
+def test_fmriprep_session_per_subject_from_a_participants_column(tmp_path, cohort, atlas):
+    scans = {s: [("bl", None), ("m06", None)] for s in ("01", "02", "03", "04")}
+    dg.make_fmriprep(tmp_path, cohort, atlas, n_volumes=30, distractors=False, scans=scans)
+    table = check_participants(cohort.assign(visit=["bl", "m06", "m06", "bl"]))
+    spec = _fmriprep_spec(tmp_path, session="{visit}")
+    found = resolve_cohort_inputs(spec, table)
+    chosen = {s: parse_bids_name(f["bold"])[0]["ses"] for s, f in found.items()}
+    assert chosen == {"01": "bl", "02": "m06", "03": "m06", "04": "bl"}
+    assert {s: scan_entities(s, f) for s, f in found.items()}["02"] == {
+        "ses": "m06", "task": "rest", "run": None, "space": SPACE}
+    with pytest.raises(ValueError, match=r"no value for \{VISCODE\}"):
+        resolve_cohort_inputs(_fmriprep_spec(tmp_path, session="{VISCODE}"), table)
+
+
+def test_scan_entities_of_names_that_are_not_bids_default_to_task_rest():
+    assert scan_entities("01", {"bold": "/d/01/filtered_func_mni.nii.gz"}) == {
+        "ses": None, "task": "rest", "run": None, "space": None}
+    # a BIDS name of another subject says nothing about this one
+    other = scan_entities("01", {"timeseries": "/d/sub-02_ses-1_task-x_timeseries.tsv"})
+    assert other["ses"] is None
+    assert scan_entities("01", {"timeseries": "/d/sub-01_ses-1_task-x_timeseries.tsv"}) == {
+        "ses": "1", "task": "x", "run": None, "space": None}
+    assert scan_entities("01", {"network_csv": ["/d/DMN/01.csv"]})["task"] == "rest"
 
 
 def test_fmriprep_missing_mask_or_confounds(fmriprep):

@@ -154,3 +154,39 @@ def test_stage_writes_markdown_and_html_for_the_cohort(tmp_path, cohort):
     page = (tmp_path / "methods.html").read_text()
     assert "<b>Topology.</b>" in page and "authors&#x27;" not in page  # tables, not CSVs
     assert json.loads(json.dumps(outputs))  # outputs are plain paths
+
+
+def test_sessions_and_runs_and_the_rule_that_chose_them(tmp_path):
+    atlas = dg.atlas20()
+    table = dg.participants({"HC": 2, "MCI": 1})
+    scans = {"01": [("bl", "2"), ("m06", None)], "02": [("m06", None)], "03": [("bl", "1")]}
+    dg.make_fmriprep(tmp_path, table, atlas, n_volumes=40, distractors=False, scans=scans)
+    from tda_mci.cohort import check_participants
+    from tda_mci.inputs.sources import resolve_cohort_inputs
+
+    spec = {"kind": "fmriprep", "fmriprep": {"root": str(tmp_path), "space": dg.SPACE,
+                                             "scan_choice": "first"}}
+    files = resolve_cohort_inputs(spec, check_participants(table))
+    settings = MethodsSettings.from_config({"inputs": {"fmriprep": {"scan_choice": "first"}}})
+    series = _text(_sidecars("fmriprep", files, atlas), settings)["ROI time series"]
+    assert series.endswith(
+        " Each subject contributed one scan (the first matching image in natural (session, "
+        "run) order), whose entities every output name keeps; subjects per session bl (2), "
+        "m06 (1); per run 1 (1), 2 (1), none (1).")
+    # without sessions or runs in the inputs, nothing is said about them
+    plain = dg.make_fmriprep(tmp_path / "plain", table, atlas, n_volumes=40)
+    assert "scan" not in _text(_sidecars("fmriprep", plain, atlas))["ROI time series"]
+
+
+def test_covariates_and_harmonisation_are_stated():
+    settings = MethodsSettings.from_config({
+        "statistics": {"covariates": ["AGE", "PTGENDER"], "site_column": "SITE"},
+        "classification": {"harmonize": "combat"}})
+    sidecar = {"InputKind": "timeseries", "ROIs": [1, 2], "NumberOfVolumes": 30}
+    text = _text([sidecar], settings)
+    assert "Both tests were adjusted for AGE and PTGENDER" in text["Statistics"]
+    assert ("harmonised across the sites of SITE with ComBat (neuroHarmonize, empirical "
+            "Bayes), fitted on each training fold and applied to its test fold, protecting "
+            "AGE and PTGENDER") in text["Classification"]
+    plain = _text([sidecar])
+    assert "adjusted for" not in plain["Statistics"] and "ComBat" not in plain["Classification"]

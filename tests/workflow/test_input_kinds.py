@@ -6,6 +6,8 @@ it (diagrams, PR matrices, QC); one test runs statistics and classification too,
 custom 20-ROI atlas.
 """
 
+import re
+
 import data_gen as dg
 import numpy as np
 import pandas as pd
@@ -31,8 +33,10 @@ def base_config(kind, participants, atlas=None, **inputs):
     }
 
 
-def stem(subject, atlas_key):
-    return f"results/sub-{subject}/func/sub-{subject}_task-rest_atlas-{atlas_key}"
+def stem(subject, atlas_key, space=None):
+    """Output stem of a subject's scan: the entities of its input (space for fMRIPrep)."""
+    scan = f"sub-{subject}_task-rest" + (f"_space-{space}" if space else "")
+    return f"results/sub-{subject}/func/{scan}_atlas-{atlas_key}"
 
 
 def series_targets(subjects, atlas_key):
@@ -41,9 +45,9 @@ def series_targets(subjects, atlas_key):
             for suffix in ("timeseries.tsv", "win-3_delay-1_dgm.npz")]
 
 
-def tda_targets(subjects, atlas_key):
+def tda_targets(subjects, atlas_key, space=None):
     """PR matrices of every subject (so time series and diagrams) and the cohort QC table."""
-    return ["results/qc/cohort_qc.tsv"] + [f"{stem(s, atlas_key)}_desc-PR_dist.npz"
+    return ["results/qc/cohort_qc.tsv"] + [f"{stem(s, atlas_key, space)}_desc-PR_dist.npz"
                                            for s in subjects]
 
 
@@ -72,23 +76,24 @@ def data(tmp_path_factory):
     return out
 
 
-def _check_series(work, subjects, atlas, atlas_key, n_volumes):
+def _check_series(work, subjects, atlas, atlas_key, n_volumes, space=None):
     for s in subjects:
-        x, rois = io.read_timeseries(work / f"{stem(s, atlas_key)}_timeseries.tsv")
+        x, rois = io.read_timeseries(work / f"{stem(s, atlas_key, space)}_timeseries.tsv")
         assert x.shape == (n_volumes, len(atlas)) and rois == atlas["roi"].tolist()
-        dgm, dgm_rois, _ = io.read_diagrams(work / f"{stem(s, atlas_key)}_win-3_delay-1_dgm.npz")
+        dgm, dgm_rois, _ = io.read_diagrams(
+            work / f"{stem(s, atlas_key, space)}_win-3_delay-1_dgm.npz")
         assert len(dgm) == len(atlas) and dgm_rois == rois
         assert all(d[0].shape == (n_volumes - 3, 2) for d in dgm)  # T-2 points: T-3 finite H0
 
 
-def _check_tda_outputs(work, subjects, atlas, atlas_key, n_volumes):
-    _check_series(work, subjects, atlas, atlas_key, n_volumes)
+def _check_tda_outputs(work, subjects, atlas, atlas_key, n_volumes, space=None):
+    _check_series(work, subjects, atlas, atlas_key, n_volumes, space)
     for s in subjects:
-        pr, _, _ = io.read_pr(work / f"{stem(s, atlas_key)}_desc-PR_dist.npz")
+        pr, _, _ = io.read_pr(work / f"{stem(s, atlas_key, space)}_desc-PR_dist.npz")
         for k, idx in networks(atlas).items():
             assert pr[k].shape == (3, len(idx), len(idx)) and np.isfinite(pr[k]).all()
         assert sorted(k for k in pr if not k.endswith("_rois")) == sorted(networks(atlas))
-        assert (work / f"{stem(s, atlas_key)}_carpet.png").is_file()
+        assert (work / f"{stem(s, atlas_key, space)}_carpet.png").is_file()
     qc = pd.read_csv(work / "results/qc/cohort_qc.tsv", sep="\t")
     assert qc["status"].tolist() == ["included"] * len(subjects)
     assert (qc["volumes_kept"] == n_volumes).all()
@@ -102,21 +107,21 @@ def test_fmriprep_derivatives(data, tmp_path, snakemake):
     fmriprep = {"root": str(data["root"] / "fmriprep"), "task": "rest", "space": dg.SPACE,
                 "desc": "preproc"}
     cfg = base_config("fmriprep", data["participants"], data["atlas_file"], fmriprep=fmriprep)
-    result = snakemake(tmp_path, cfg, *tda_targets(data["subjects"], "custom"))
+    result = snakemake(tmp_path, cfg, *tda_targets(data["subjects"], "custom", dg.SPACE))
     assert result.returncode == 0, result.stderr[-4000:]
-    qc = _check_tda_outputs(tmp_path, data["subjects"], data["atlas"], "custom", 58)
+    qc = _check_tda_outputs(tmp_path, data["subjects"], data["atlas"], "custom", 58, dg.SPACE)
     assert (qc["volumes_in_input"] == 60).all() and (qc["input_kind"] == "fmriprep").all()
     assert qc["mean_framewise_displacement"].between(0.05, 0.2).all()
     s = data["subjects"][0]
     files = {k: str(v) for k, v in data["fmriprep"][s].items()}
-    side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'custom')}_timeseries.json")
+    side = io.read_timeseries_sidecar(tmp_path / f"{stem(s, 'custom', dg.SPACE)}_timeseries.json")
     # the distractors (space-T1w, task-nback, boldref) were not picked
     assert side["Source"] == files["bold"] and side["Masker"]["mask_img"] == files["mask"]
     assert side["DenoiseStrategy"] == "simple" and "white_matter" in side["ConfoundColumns"]
     # the workflow's series is the library's on the same files
     ref, _ = load_subject_series("fmriprep", files, data["atlas"], subject=s, t_r=2.0,
                                  min_volumes=20)
-    got, _ = io.read_timeseries(tmp_path / f"{stem(s, 'custom')}_timeseries.tsv")
+    got, _ = io.read_timeseries(tmp_path / f"{stem(s, 'custom', dg.SPACE)}_timeseries.tsv")
     np.testing.assert_array_equal(got, ref)
 
 
@@ -285,3 +290,31 @@ def test_checks_before_the_run(data, tmp_path, snakemake):
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "group 'HC' has 2 subject(s)" in out and "qc.min_group_size" in out
+
+
+def test_adni_style_participants_mapped_and_a_subset_selected(tmp_path, snakemake):
+    """participants.tsv as ADNI writes it (DX_bl, AGE, PTGENDER, SITE); the study groups by
+    inputs.group_map, a subset by inputs.participant_label; unmapped labels said, not run."""
+    root = tmp_path / "in"
+    table = pd.DataFrame({"participant_id": [f"sub-{i:03d}" for i in range(1, 9)],
+                          "group": ["HC", "MCI"] * 4})
+    atlas = dg.write_atlas20(root / "atlas20.tsv")
+    dg.make_timeseries_tables(root / "ts", table, atlas, n_volumes=30)
+    adni = pd.DataFrame({"participant_id": table["participant_id"],
+                         "DX_bl": ["CN", "LMCI", "CN", "EMCI", "SMC", "LMCI", "CN", "AD"],
+                         "AGE": ["71.2", "NA", "68", "70", "75", "66", "80", "79"],
+                         "PTGENDER": ["Female", "Male"] * 4, "SITE": ["002"] * 4 + ["011"] * 4})
+    participants = root / "participants.tsv"
+    adni.to_csv(participants, sep="\t", index=False)
+    cfg = base_config("timeseries", participants, root / "atlas20.tsv",
+                      timeseries=str(root / "ts/sub-{subject}_timeseries.tsv"),
+                      group_column="DX_bl", group_map={"CN": "HC", "LMCI": "MCI"},
+                      participant_label=["001", "002", "003", "005", "006", "007", "008"])
+    result = snakemake(tmp_path, cfg, "-n", "results/qc/cohort_qc.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = sorted(re.findall(r"wildcards: scan=sub-(\w+)/", result.stdout))
+    # 004 not selected; 005 (SMC) and 008 (AD) not mapped; each subject's jobs planned
+    assert sorted(set(planned)) == ["001", "002", "003", "006", "007"]
+    assert ("2 participant(s) not analysed, their group being in no comparison "
+            "(statistics.comparisons): sub-005 (unmapped label 'SMC'), sub-008 (unmapped "
+            "label 'AD')") in result.stdout + result.stderr

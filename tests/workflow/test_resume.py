@@ -21,8 +21,10 @@ from tda_mci import io
 
 SUBJECTS = [f"{i:03d}" for i in range(1, 5)]
 ATLAS = "dosenbach160"
-STATS = f"results/group/stats/task-rest_atlas-{ATLAS}_comp-HCvsLMCI_stat.npz"
-PAIRS = f"results/group/stats/task-rest_atlas-{ATLAS}_comp-HCvsLMCI_desc-significant_pairs.tsv"
+#: Entities of the demo scans (task, space) and the atlas.
+G = f"task-rest_space-MNI152NLin2009cAsym_atlas-{ATLAS}"
+STATS = f"results/group/stats/{G}_comp-HCvsLMCI_stat.npz"
+PAIRS = f"results/group/stats/{G}_comp-HCvsLMCI_desc-significant_pairs.tsv"
 CONFIG = {
     "out_dir": "results",
     "inputs": {"kind": "demo"},
@@ -34,7 +36,7 @@ CONFIG = {
 
 
 def _stem(s):
-    return f"results/sub-{s}/func/sub-{s}_task-rest_atlas-{ATLAS}"
+    return f"results/sub-{s}/func/sub-{s}_{G}"
 
 
 def tda_files(s):

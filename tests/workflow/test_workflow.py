@@ -12,6 +12,9 @@ from tda_mci.settings import MethodsSettings
 
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
 
+#: The entities of the demo scans and group outputs (task, space) and the atlas.
+G = "task-rest_space-MNI152NLin2009cAsym_atlas-dosenbach160"
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, snakemake):
@@ -62,27 +65,27 @@ def test_expected_files(run_dir):
     subjects = sorted(p.name for p in res.glob("sub-*"))
     assert len(subjects) == 8
     s = subjects[0]
-    stem = f"{s}_task-rest_atlas-dosenbach160"
+    stem = f"{s}_{G}"
     func = res / s / "func"
     for name in (f"{stem}_timeseries.tsv", f"{stem}_timeseries.json",
                  f"{stem}_win-3_delay-1_dgm.npz", f"{stem}_desc-PR_dist.npz"):
         assert (func / name).is_file(), name
     group = res / "group"
     assert len(list((group / "ps").glob("*_desc-PS_dist.npz"))) == 2
-    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_stat.npz",
-                 "stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-significant_pairs.tsv",
-                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_net-DMN_pplot.png",
-                 "classification/task-rest_atlas-dosenbach160_summary.tsv"):
+    for name in (f"stats/{G}_comp-HCvsLMCI_stat.npz",
+                 f"stats/{G}_comp-HCvsLMCI_desc-significant_pairs.tsv",
+                 f"figures/{G}_comp-HCvsLMCI_net-DMN_pplot.png",
+                 f"classification/{G}_summary.tsv"):
         assert (group / name).is_file(), name
     # per network: 3 dimensions x 3 PR models, and corr_logreg once
     assert len(list((group / "classification").glob("*_metrics.json"))) == 6 * (3 * 3 + 1)
-    for name in ("stats/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-PS_permanova.tsv",
-                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_connectome.html",
-                 "figures/task-rest_atlas-dosenbach160_accuracy.png",
-                 "classification/task-rest_atlas-dosenbach160_desc-best_summary.tsv",
-                 "classification/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.json",
-                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-best_permutation.png",
-                 "figures/task-rest_atlas-dosenbach160_comp-HCvsLMCI_desc-tophub_dgm.png"):
+    for name in (f"stats/{G}_comp-HCvsLMCI_desc-PS_permanova.tsv",
+                 f"figures/{G}_comp-HCvsLMCI_connectome.html",
+                 f"figures/{G}_accuracy.png",
+                 f"classification/{G}_desc-best_summary.tsv",
+                 f"classification/{G}_comp-HCvsLMCI_desc-best_permutation.json",
+                 f"figures/{G}_comp-HCvsLMCI_desc-best_permutation.png",
+                 f"figures/{G}_comp-HCvsLMCI_desc-tophub_dgm.png"):
         assert (group / name).is_file(), name
     assert len(list((group / "figures").glob("*_model-cnn_curves.png"))) == 6
     assert (res / "dataset_description.json").is_file()
@@ -93,7 +96,7 @@ def test_expected_files(run_dir):
 def test_outputs_are_consistent(run_dir):
     res = run_dir / "results"
     s = sorted(p.name for p in res.glob("sub-*"))[0]
-    stem = res / s / "func" / f"{s}_task-rest_atlas-dosenbach160"
+    stem = res / s / "func" / f"{s}_{G}"
     series, rois = io.read_timeseries(f"{stem}_timeseries.tsv")
     assert series.shape == (40, 160) and rois == list(range(1, 161))
     diagrams, _, meta = io.read_diagrams(f"{stem}_win-3_delay-1_dgm.npz")

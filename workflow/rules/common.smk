@@ -5,14 +5,16 @@
 import json
 import math
 import os
+import re
 import shlex
 
 from snakemake.logging import logger
 
-from tda_mci import cohort
+from tda_mci import cohort, covariates
 from tda_mci.atlas import check_atlas_networks, load_atlas, networks
-from tda_mci.inputs.sources import resolve_cohort_inputs
-from tda_mci.paths import Layout, comparison_key
+from tda_mci.covariates import cohort_columns
+from tda_mci.inputs.sources import resolve_cohort_inputs, scan_entities
+from tda_mci.paths import Layout, comparison_key, scan_stem
 from tda_mci.settings import STAGES
 from tda_mci.stats.permanova import fdr_floor
 
@@ -50,7 +52,13 @@ def _participants():
         return cohort.demo_participants(config["demo"]["n_per_group"], seed=config["demo"]["seed"])
     if not config["inputs"]["participants"]:
         raise ValueError(f"inputs.participants must name a participants.tsv for kind {INPUT_KIND}")
-    return cohort.load_participants(config["inputs"]["participants"])
+    inputs = config["inputs"]
+    return cohort.load_participants(
+        inputs["participants"],
+        group_column=inputs["group_column"],
+        group_map=inputs["group_map"],
+        participant_label=inputs["participant_label"],
+    )
 
 
 # Participants whose group is in no comparison are not analysed: said here, and listed
@@ -60,7 +68,10 @@ if len(NOT_COMPARED):
     logger.warning(
         f"Warning: {len(NOT_COMPARED)} participant(s) not analysed, their group being in no "
         "comparison (statistics.comparisons): "
-        + ", ".join(f"{r.participant_id} ({r.group})" for r in NOT_COMPARED.itertuples())
+        + ", ".join(
+            f"{r.participant_id} ({r.group or 'unmapped label ' + repr(r.source_group)})"
+            for r in NOT_COMPARED.itertuples()
+        )
     )
 PARTICIPANTS_FILE = (
     LAYOUT.demo_participants() if INPUT_KIND == "demo" else config["inputs"]["participants"]
@@ -76,10 +87,25 @@ cohort.check_comparisons(
     ),
 )
 check_atlas_networks(ATLAS, source=f"atlas {config['atlas'] or 'dosenbach160'}")
+covariates.check_columns(
+    PARTICIPANTS,
+    cohort_columns(config["statistics"]["covariates"], config["statistics"]["site_column"]),
+    PARTICIPANTS_FILE,
+    "statistics.covariates / site_column",
+)
 # Each subject's input files by role (demo images are generated, so not looked up).
 INPUT_FILES = (
-    {} if INPUT_KIND == "demo" else resolve_cohort_inputs(config["inputs"], PARTICIPANTS, NETWORKS)
+    {s: {"bold": LAYOUT.demo_bold(s), "mask": LAYOUT.demo_mask(s)} for s in SUBJECTS}
+    if INPUT_KIND == "demo"
+    else resolve_cohort_inputs(config["inputs"], PARTICIPANTS, NETWORKS)
 )
+# Each subject's scan: the one input that enters every analysis; its entities (ses, task,
+# run, space) name all of that subject's outputs (`{scan}` is its stem, tda_mci.paths).
+SCAN_ENTITIES = {s: scan_entities(s, INPUT_FILES[s]) for s in SUBJECTS}
+SCANS = {s: scan_stem(s, **SCAN_ENTITIES[s]) for s in SUBJECTS}
+SUBJECT_OF = {scan: s for s, scan in SCANS.items()}
+# Group outputs carry the task and space that every scan shares.
+LAYOUT = LAYOUT.for_scans(SCAN_ENTITIES.values())
 N_PS_BLOCKS = math.ceil(len(ATLAS) / config["distances"]["ps_rois_per_job"])
 # Too few PERMANOVA permutations for the FDR correction to mark a single ROI: say so now
 # (the brain map says it too).
@@ -91,7 +117,7 @@ if PS_FDR_WARNING:
 
 
 wildcard_constraints:
-    subject="|".join(SUBJECTS),
+    scan="|".join(re.escape(scan) for scan in SCANS.values()),
     comp="|".join(COMPARISONS),
     net="|".join(NETWORKS),
     block=r"\d+",
@@ -136,18 +162,26 @@ def report_pplots():
 
 # ----------------------------------------------------------------------------- inputs
 def every_subject(pattern):
-    """`pattern` filled for every participant (a static list, e.g. for outputs)."""
-    return [pattern.format(subject=s) for s in SUBJECTS]
+    """`pattern` ({scan} or {subject}) filled for every participant (a static list)."""
+    return [pattern.format(subject=s, scan=SCANS[s]) for s in SUBJECTS]
+
+
+def scan_subject(wildcards):
+    """The subject label of scan `{scan}`."""
+    return SUBJECT_OF[wildcards.scan]
+
+
+def scan_labels(wildcards):
+    """Report labels of a scan's figure: subject and scan."""
+    return {
+        "subject": f"sub-{scan_subject(wildcards)}",
+        "scan": os.path.basename(wildcards.scan),
+    }
 
 
 def subject_sources(wildcards):
-    """A subject's input files by role (bold, mask, confounds, timeseries or network_csv)."""
-    if INPUT_KIND == "demo":
-        return {
-            "bold": LAYOUT.demo_bold(wildcards.subject),
-            "mask": LAYOUT.demo_mask(wildcards.subject),
-        }
-    return INPUT_FILES[wildcards.subject]
+    """A scan's input files by role (bold, mask, confounds, timeseries or network_csv)."""
+    return INPUT_FILES[scan_subject(wildcards)]
 
 
 def sources_json(wildcards):
@@ -189,7 +223,7 @@ def all_subjects(pattern):
         return every_subject(pattern)
 
     def included_files(wildcards):
-        return [pattern.format(subject=s) for s in included_subjects()]
+        return [pattern.format(scan=SCANS[s]) for s in included_subjects()]
 
     return included_files
 

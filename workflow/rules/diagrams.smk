@@ -7,9 +7,9 @@ rule compute_diagrams:
     output:
         DIAGRAMS,
     log:
-        LAYOUT.log("compute_diagrams", sub="{subject}"),
+        LAYOUT.log("compute_diagrams", scan="{scan}"),
     benchmark:
-        LAYOUT.benchmark("compute_diagrams", sub="{subject}")
+        LAYOUT.benchmark("compute_diagrams", scan="{scan}")
     group:
         "subject"
     conda:
@@ -18,7 +18,8 @@ rule compute_diagrams:
     # start-up is serial); the SLURM profile raises it (set-threads) for one job per subject.
     threads: 1
     params:
+        subject=scan_subject,
         settings=settings("compute_diagrams"),
     shell:
-        "tda-mci compute-diagrams --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "tda-mci compute-diagrams --settings {params.settings:q} --subject {params.subject:q} "
         "--timeseries {input:q} --output {output:q} --threads {threads} --log {log:q}"

@@ -7,18 +7,19 @@ rule roi_distances:
     output:
         LAYOUT.pr(),
     log:
-        LAYOUT.log("roi_distances", sub="{subject}"),
+        LAYOUT.log("roi_distances", scan="{scan}"),
     benchmark:
-        LAYOUT.benchmark("roi_distances", sub="{subject}")
+        LAYOUT.benchmark("roi_distances", scan="{scan}")
     group:
         "subject"
     conda:
         "../../envs/tda_mci.yaml"
     threads: 1  # as compute_diagrams: subjects in parallel; the SLURM profile raises it
     params:
+        subject=scan_subject,
         settings=settings("roi_distances"),
     shell:
-        "tda-mci roi-distances --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "tda-mci roi-distances --settings {params.settings:q} --subject {params.subject:q} "
         "--diagrams {input:q} --output {output:q} --threads {threads} --log {log:q}"
 
 

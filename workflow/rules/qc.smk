@@ -16,14 +16,15 @@ rule screen_subject:
     output:
         LAYOUT.screen(),
     log:
-        LAYOUT.log("screen_subject", sub="{subject}"),
+        LAYOUT.log("screen_subject", scan="{scan}"),
     conda:
         "../../envs/tda_mci.yaml"
     params:
+        subject=scan_subject,
         settings=settings("screen_subject"),
         sources=sources_json,
     shell:
-        "tda-mci screen-subject --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "tda-mci screen-subject --settings {params.settings:q} --subject {params.subject:q} "
         "--sources {params.sources:q} --output {output:q} --log {log:q}"
 
 
@@ -60,16 +61,17 @@ rule plot_carpet:
             caption="../report/qc_carpet.rst",
             category="Time series",
             subcategory="Carpet plots",
-            labels={"subject": "{subject}"},
+            labels=scan_labels,
         ),
     log:
-        LAYOUT.log("plot_carpet", sub="{subject}"),
+        LAYOUT.log("plot_carpet", scan="{scan}"),
     conda:
         "../../envs/tda_mci.yaml"
     params:
+        subject=scan_subject,
         settings=settings("plot_carpet"),
     shell:
-        "tda-mci plot-carpet --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "tda-mci plot-carpet --settings {params.settings:q} --subject {params.subject:q} "
         "--timeseries {input:q} --output {output:q} --log {log:q}"
 
 

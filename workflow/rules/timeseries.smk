@@ -11,16 +11,17 @@ rule extract_timeseries:
         tsv=LAYOUT.timeseries(),
         json=LAYOUT.timeseries_sidecar(),
     log:
-        LAYOUT.log("extract_timeseries", sub="{subject}"),
+        LAYOUT.log("extract_timeseries", scan="{scan}"),
     benchmark:
-        LAYOUT.benchmark("extract_timeseries", sub="{subject}")
+        LAYOUT.benchmark("extract_timeseries", scan="{scan}")
     group:
         "subject"
     conda:
         "../../envs/tda_mci.yaml"
     params:
+        subject=scan_subject,
         settings=settings("extract_timeseries"),
         sources=sources_json,
     shell:
-        "tda-mci extract-timeseries --settings {params.settings:q} --subject {wildcards.subject:q} "
+        "tda-mci extract-timeseries --settings {params.settings:q} --subject {params.subject:q} "
         "--sources {params.sources:q} --output {output.tsv:q} --log {log:q}"
