@@ -23,6 +23,11 @@ report: "workflow/report/workflow.rst"
 validate(config, str(CONFIG_SCHEMA))
 
 
+# The image of every job under `--sdm apptainer` (containers/tda_mci.def); the default null
+# sets none (Snakemake accepts None here) and runs without `--sdm apptainer` ignore it.
+container: config["container"]
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/timeseries.smk"

@@ -196,6 +196,14 @@ def test_post_deploy_script_installs_the_package_from_snakemakes_copy(tmp_path, 
                            capture_output=True, text=True)
     assert shown.returncode == 0 and "Name: tda_mci" in shown.stdout
     assert "tda_mci/schemas/config.schema.yaml" in shown.stdout  # the package data came along
+    if "requirements-nodeps.lock" in script.read_text():  # the training env: ComBat too
+        pins = [line for line in (ROOT / "requirements-nodeps.lock").read_text().splitlines()
+                if line and not line.startswith("#")]
+        for pin in pins:
+            name, version = pin.split("==")
+            got = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "show", name],
+                                 capture_output=True, text=True)
+            assert f"Version: {version}" in got.stdout, pin
     # without the variable (a script run outside Snakemake): a clear error, nothing installed
     del run_env["TDA_MCI_WORKFLOW_DIR"]
     failed = subprocess.run(["bash", str(copy)], cwd=tmp_path, env=run_env,
