@@ -1,21 +1,31 @@
 """Statistics stage: group differences on the PR and PS distance matrices.
 
 * :mod:`~tda_mci.stats.ranksum`: vectorised Mann-Whitney U / rank-sum tests of every PR
-  ROI pair, FDR adjustment, effect sizes (:func:`compare_groups`);
+  ROI pair, FDR adjustment, effect sizes (:func:`compare_groups`), optionally adjusted
+  for covariates (:func:`rank_sum_test_adjusted`, :func:`residualize`);
 * :mod:`~tda_mci.stats.tables`: significant-pair and hub tables;
-* :mod:`~tda_mci.stats.permanova`: PERMANOVA of each ROI's PS matrices;
+* :mod:`~tda_mci.stats.permanova`: PERMANOVA of each ROI's PS matrices (optionally with
+  covariates entered first and residuals permuted);
 * :mod:`~tda_mci.stats.stages`: the workflow stages.
 """
 
-from tda_mci.stats.permanova import permanova, permutation_indices, ps_group_tests
+from tda_mci.stats.permanova import (
+    gower_centred,
+    permanova,
+    permutation_indices,
+    ps_group_tests,
+)
 from tda_mci.stats.ranksum import (
     ADJUST_METHODS,
     RANK_SUM_METHODS,
     adjust_pvalues,
+    check_adjustable,
     compare_groups,
     rank_biserial,
     rank_sum_pvalues,
     rank_sum_test,
+    rank_sum_test_adjusted,
+    residualize,
 )
 from tda_mci.stats.tables import (
     SIGNIFICANT_PAIRS_COLUMNS,
@@ -30,8 +40,10 @@ __all__ = [
     "RANK_SUM_METHODS",
     "SIGNIFICANT_PAIRS_COLUMNS",
     "adjust_pvalues",
+    "check_adjustable",
     "compare_groups",
     "dims_of",
+    "gower_centred",
     "hub_table",
     "nest_results",
     "permanova",
@@ -40,5 +52,7 @@ __all__ = [
     "rank_biserial",
     "rank_sum_pvalues",
     "rank_sum_test",
+    "rank_sum_test_adjusted",
+    "residualize",
     "significant_pairs_table",
 ]

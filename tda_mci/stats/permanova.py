@@ -3,6 +3,11 @@
 For one ROI and homology dimension, a PERMANOVA (Anderson 2001) permutation test of
 group separation on the subject x subject distance matrix; Benjamini-Hochberg FDR across
 the ROIs of one dimension. Pure functions, numpy and pandas in and out.
+
+With covariates (``statistics.covariates``, the ``design`` argument) the test is that of
+the group after the covariates (sequential, type I sums of squares on the Gower-centred
+matrix) with permutation of residuals under the reduced model (McArdle & Anderson 2001;
+Anderson 2001); without them it is exactly the unadjusted test.
 """
 
 from __future__ import annotations
@@ -13,7 +18,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from tda_mci.stats.ranksum import adjust_pvalues
+from tda_mci.stats.ranksum import _covariate_model, _group_basis, adjust_pvalues
+
+#: What an adjusted PERMANOVA is, in words (the ``covariates`` column of the stage's table
+#: names the covariates).
+ADJUSTED_PERMANOVA = ("sequential (type I) pseudo-F of group after the covariates on the "
+                      "Gower-centred matrix, permutation of residuals under the reduced model")
 
 
 def permutation_indices(n: int, n_permutations: int, seed: int) -> np.ndarray:
@@ -92,6 +102,73 @@ def _pseudo_f(d2: np.ndarray, codes: np.ndarray, n_groups: int, sizes: np.ndarra
         return (ss_a / (n_groups - 1)) / (ss_w / (n - n_groups))
 
 
+def gower_centred(dist) -> np.ndarray:
+    """Gower's centred matrix ``G = -1/2 C D^2 C`` of a distance matrix (``C = I - 11^T/N``).
+
+    Parameters
+    ----------
+    dist : array_like, shape (N, N)
+        Symmetric distance matrix with zero diagonal.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, N)
+        ``G``; ``tr(G)`` is PERMANOVA's total sum of squares ``SS_T``.
+    """
+    a = -0.5 * _check_dist(dist) ** 2
+    row = a.mean(axis=1)
+    return a - row[:, None] - row[None, :] + a.mean()
+
+
+def _adjusted_model(design, codes: np.ndarray, n_groups: int):
+    """Bases of the reduced (``[1, design]``) and group-after-covariates spaces, and dfs."""
+    n = codes.shape[0]
+    _, u_c, _, _ = _covariate_model(design, n)
+    w = _group_basis(u_c, codes, n_groups)
+    return u_c, w, w.shape[1], n - u_c.shape[1] - w.shape[1]
+
+
+def _adjusted_f(m: np.ndarray, u_c: np.ndarray, w: np.ndarray, df_g: int, df_r: int,
+                perms: np.ndarray) -> np.ndarray:
+    """Sequential pseudo-F of group after the covariates on ``m``, for each row of ``perms``.
+
+    With ``q = [u_c, w]`` moved by a permutation (rows ``q[perm]``), ``tr(w^T m w)`` is
+    ``tr((H_full - H_cov) m)`` and ``tr(u_c^T m u_c)`` is ``tr(H_cov m)``; moving the
+    bases' rows by ``perm`` is permuting the rows and columns of ``m`` by its inverse.
+    """
+    q = np.hstack([u_c, w])[perms]  # (P, N, r)
+    diag = np.einsum("pkn,pnk->pk", np.matmul(q.transpose(0, 2, 1), m), q)  # q_k^T m q_k
+    ss_c = diag[:, : u_c.shape[1]].sum(axis=1)
+    ss_g = diag[:, u_c.shape[1] :].sum(axis=1)
+    ss_r = np.trace(m) - ss_c - ss_g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (ss_g / df_g) / (ss_r / df_r)
+
+
+def _permanova_adjusted(d: np.ndarray, model, permutations: np.ndarray,
+                        chunk_size: int) -> tuple[float, float]:
+    """Covariate-adjusted PERMANOVA of a checked distance matrix (see :func:`permanova`)."""
+    u_c, w, df_g, df_r = model
+    n = d.shape[0]
+    a = -0.5 * d * d
+    row = a.mean(axis=1)
+    g = a - row[:, None] - row[None, :] + a.mean()
+    f_obs = float(_adjusted_f(g, u_c, w, df_g, df_r, np.arange(n)[None])[0])
+    if not np.isfinite(f_obs) and not d.any():
+        return float("nan"), float("nan")
+    # Residuals of the reduced model, R = (I - H_cov) G (I - H_cov).
+    gc = g - u_c @ (u_c.T @ g)
+    resid = gc - (gc @ u_c) @ u_c.T
+    resid = 0.5 * (resid + resid.T)
+    count = 0
+    thresh = f_obs - 1e-9 * abs(f_obs) if np.isfinite(f_obs) else f_obs
+    for start in range(0, permutations.shape[0], int(chunk_size)):
+        f_perm = _adjusted_f(resid, u_c, w, df_g, df_r,
+                             permutations[start : start + int(chunk_size)])
+        count += int(np.count_nonzero(f_perm >= thresh))
+    return f_obs, (1.0 + count) / (1.0 + permutations.shape[0])
+
+
 def permanova(
     dist,
     labels,
@@ -99,6 +176,7 @@ def permanova(
     seed: int = 0,
     permutations: np.ndarray | None = None,
     chunk_size: int = 256,
+    design=None,
 ) -> tuple[float, float]:
     """PERMANOVA test of group separation on a subject x subject distance matrix.
 
@@ -114,6 +192,23 @@ def permanova(
     relabellings that give the same partition (the same F mathematically) count
     whatever the floating-point rounding. Permutations are evaluated in chunks of
     matrix products (vectorised).
+
+    With a covariate ``design`` the test is of the group *after* the covariates. With
+    ``G = -1/2 C D^2 C`` Gower's centred matrix (:func:`gower_centred`), ``H_cov`` the
+    hat matrix of ``[1, design]`` and ``H_full`` that of ``[1, design, group
+    indicators]``, the sequential (type I) pseudo-F is::
+
+        F = (tr(H_full G) - tr(H_cov G)) / df_group
+            / ((tr(G) - tr(H_full G)) / df_resid)
+
+    with ``df_group = rank(H_full) - rank(H_cov)`` and ``df_resid = N - rank(H_full)``
+    (without covariates, the unadjusted F). Its p-value comes from permutation of
+    residuals under the reduced model (McArdle & Anderson 2001; Anderson 2001): the rows
+    and columns of ``R = (I - H_cov) G (I - H_cov)`` are permuted together and F is
+    recomputed with the full model, ``(1 + #{F_perm >= F}) / (1 + P)`` with the same
+    permutations (``seed``) and tolerance as above. Permutation row ``perm`` permutes
+    ``R`` by its inverse (equivalently, moves the design rows by ``perm``), so that with
+    an empty design it is the relabelling ``labels[perm]`` of the unadjusted test.
 
     Parameters
     ----------
@@ -133,6 +228,9 @@ def permanova(
     chunk_size : int
         Permutations per matrix product (bounds memory to about
         ``chunk_size * N * 8`` bytes per group).
+    design : array_like, shape (N, k), optional
+        Covariate design without intercept (:func:`tda_mci.covariates.covariate_design`
+        of the subjects, in ``labels`` order). ``None`` (default): unadjusted test.
 
     Returns
     -------
@@ -145,7 +243,10 @@ def permanova(
     ------
     ValueError
         If ``dist`` is not a valid distance matrix, ``labels`` does not match it or
-        names fewer than two groups, or ``permutations`` has the wrong shape.
+        names fewer than two groups, or ``permutations`` has the wrong shape; with
+        ``design``, if it does not match the subjects, if the covariates determine the
+        group (the group indicators lie in the column space of ``[1, design]``) or no
+        residual degree of freedom is left.
     """
     d = _check_dist(dist)
     n = d.shape[0]
@@ -159,6 +260,9 @@ def permanova(
         )
     if not (np.sort(permutations, axis=1) == np.arange(n)).all():
         raise ValueError("permutations rows must be permutations of 0..N-1")
+    if design is not None:
+        return _permanova_adjusted(d, _adjusted_model(design, codes, n_groups), permutations,
+                                   chunk_size)
     sizes = np.bincount(codes, minlength=n_groups).astype(np.float64)
     d2 = d * d
     f_obs = float(_pseudo_f(d2, codes[None], n_groups, sizes)[0])
@@ -178,6 +282,7 @@ def ps_group_tests(
     labels,
     n_permutations: int = 999,
     seed: int = 0,
+    design=None,
 ) -> pd.DataFrame:
     """PERMANOVA of every ROI's PS matrices, FDR (BH) across ROIs within a dimension.
 
@@ -196,6 +301,9 @@ def ps_group_tests(
         Permutations per test (999 by default).
     seed : int
         Seed of the permutations.
+    design : array_like, shape (N, k), optional
+        Covariate design without intercept, rows in ``labels`` order: every test is
+        adjusted for it (see :func:`permanova`). ``None`` (default): unadjusted.
 
     Returns
     -------
@@ -209,11 +317,14 @@ def ps_group_tests(
     ------
     ValueError
         If the matrices of different ROIs differ in shape or do not match ``labels``;
-        the message names the ROI.
+        the message names the ROI. With ``design``, also if it does not match ``labels``
+        or the covariates determine the group (checked once, before any ROI).
     """
     if not len(ps_by_roi_dim):
         raise ValueError("ps_by_roi_dim is empty")
     labels = np.asarray(labels)
+    if design is not None:
+        _adjusted_model(design, *_encode_labels(labels, labels.shape[0]))
     perms = None
     shape = None
     rows = []
@@ -228,7 +339,7 @@ def ps_group_tests(
             raise ValueError(f"ROI {roi}: PS shape {ps.shape} differs from {shape}")
         for q in range(ps.shape[0]):
             try:
-                f, p = permanova(ps[q], labels, permutations=perms)
+                f, p = permanova(ps[q], labels, permutations=perms, design=design)
             except ValueError as err:
                 raise ValueError(f"ROI {roi}, H{q}: {err}") from None
             rows.append((int(roi), q, ps.shape[1], f, p))
