@@ -10,6 +10,8 @@ Modules (torch is imported only by ``cnn`` and ``train``, and lazily here):
 * :mod:`~tda_mci.model.metrics`: per-fold metrics and their summary over folds;
 * :mod:`~tda_mci.model.folds`: :func:`make_folds`, :func:`fold_seed`, inner validation
   splits and fold checks;
+* :mod:`~tda_mci.model.harmonize`: ComBat across sites per fold (neuroHarmonize):
+  :class:`Harmonization`, :func:`harmonize_fold`;
 * :mod:`~tda_mci.model.fitting`: one model fitted on one fold (:func:`fit_fold`);
 * :mod:`~tda_mci.model.results`: the result of a cross-validation, :func:`result_to_json`;
 * :mod:`~tda_mci.model.evaluate`: :func:`cross_validate`, :func:`permutation_pvalue`
@@ -35,6 +37,8 @@ _API = {
     "binary_metrics": "tda_mci.model.metrics",
     "make_folds": "tda_mci.model.folds",
     "fold_seed": "tda_mci.model.folds",
+    "Harmonization": "tda_mci.model.harmonize",
+    "harmonize_fold": "tda_mci.model.harmonize",
     "fit_fold": "tda_mci.model.fitting",
     "cross_validate": "tda_mci.model.evaluate",
     "permutation_pvalue": "tda_mci.model.evaluate",

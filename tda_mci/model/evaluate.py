@@ -4,7 +4,10 @@ Nothing is fitted on test subjects: the CNN's weights and its epoch choice (inne
 validation split of the training fold, when early stopping is on) and the baselines'
 scalers and classifiers see training-fold subjects only. Per-subject transforms
 (per-matrix standardisation, Fisher-z correlation features) are computed once for all
-subjects because they involve no other subject. Folds are built in
+subjects because they involve no other subject. ComBat harmonisation across sites
+(optional, :mod:`tda_mci.model.harmonize`) is fitted on each training fold and applied
+to its test fold; it protects the given covariates, not the diagnosis (that would need
+the test subjects' labels), and never sees the labels. Folds are built in
 :mod:`tda_mci.model.folds`, each fold is fitted by :mod:`tda_mci.model.fitting`, the
 result is assembled by :mod:`tda_mci.model.results`.
 
@@ -52,6 +55,7 @@ import numpy as np
 from tda_mci.model.data import check_labels, check_subject_ids
 from tda_mci.model.fitting import MODELS, CNNTraining, FoldFit, fit_fold, model_inputs
 from tda_mci.model.folds import PROTOCOLS, Fold, check_folds, fold_seed, make_folds
+from tda_mci.model.harmonize import Harmonization, HarmonizationError
 from tda_mci.model.metrics import METRICS
 from tda_mci.model.results import assemble_result, result_to_json
 from tda_mci.validation import check_int
@@ -86,6 +90,7 @@ def cross_validate(
     folds: Sequence[Fold] | None = None,
     test_curves: bool = True,
     callback: Callable[[dict], None] | None = None,
+    harmonization: Harmonization | None = None,
 ) -> dict:
     """Evaluate one model on one network x homology dimension under a protocol.
 
@@ -123,6 +128,12 @@ def cross_validate(
     callback : callable, optional
         Called after each fold with a dict ``repeat, fold, n_folds, train_idx,
         val_idx, test_idx, metrics`` (e.g. for progress logging).
+    harmonization : Harmonization, optional
+        Sites and protected covariates of the subjects (same order): ComBat
+        (neuroHarmonize, empirical Bayes) is fitted on every training fold with the
+        fold's seed and applied to its test fold, before the model is fitted (see
+        :func:`~tda_mci.model.fitting.fit_fold`). The diagnosis is not protected.
+        None (default): no harmonisation.
 
     Returns
     -------
@@ -132,8 +143,10 @@ def cross_validate(
     Raises
     ------
     ValueError
-        On malformed inputs (naming the subject), an unknown model or protocol, or
-        folds too small for the requested split.
+        On malformed inputs (naming the subject), an unknown model or protocol,
+        folds too small for the requested split, or a fold where ComBat cannot be
+        fitted (:class:`~tda_mci.model.harmonize.HarmonizationError`, naming the repeat
+        and fold).
     """
     data, y, ids, threads = _check_inputs(
         X, y, subject_ids, model, protocol, inner_val_fraction, threads
@@ -141,12 +154,16 @@ def cross_validate(
     if folds is None:
         folds = make_folds(y, protocol, n_splits, n_repeats, seed)
     folds = check_folds(folds, y.size)
+    if harmonization is not None and harmonization.n_subjects != y.size:
+        raise ValueError(
+            f"harmonization has {harmonization.n_subjects} subjects, the inputs {y.size}"
+        )
     cnn = None
     if model == "cnn":
         cnn = CNNTraining(
             epochs, batch_size, lr, device, threads, inner_val_fraction, early_stopping, test_curves
         ).resolved()
-    fits = _run_folds(model, data, y, folds, seed, cnn, threads, callback)
+    fits = _run_folds(model, data, y, folds, seed, cnn, threads, callback, harmonization)
     device = str(cnn.device) if cnn is not None else "cpu"
     return assemble_result(
         fits, folds, ids, y, model=model, protocol=protocol, seed=seed, device=device
@@ -182,13 +199,18 @@ def _run_folds(
     cnn: CNNTraining | None,
     threads: int | None,
     callback: Callable[[dict], None] | None,
+    harmonization: Harmonization | None = None,
 ) -> list[FoldFit]:
     """Fit and score every fold in order, calling ``callback`` after each."""
     fits = []
     for repeat, fold, train, test in folds:
-        fit = fit_fold(
-            model, data, y, train, test, fold_seed(seed, repeat, fold), cnn=cnn, n_jobs=threads
-        )
+        try:
+            fit = fit_fold(
+                model, data, y, train, test, fold_seed(seed, repeat, fold), cnn=cnn,
+                n_jobs=threads, harmonization=harmonization,
+            )  # fmt: skip
+        except HarmonizationError as err:
+            raise HarmonizationError(f"repeat {repeat}, fold {fold}: {err}") from None
         fits.append(fit)
         if callback is not None:
             callback(
@@ -219,6 +241,7 @@ def permutation_pvalue(
     n_splits: int = 5,
     n_repeats: int = 3,
     callback: Callable[[int, float], None] | None = None,
+    harmonization: Harmonization | None = None,
     **cv_kwargs,
 ) -> dict:
     """Label-permutation p-value of a model's cross-validated score.
@@ -248,6 +271,11 @@ def permutation_pvalue(
         Used to compute the folds when ``folds`` is None.
     callback : callable, optional
         Called as ``callback(i, score)`` after permutation ``i``.
+    harmonization : Harmonization, optional
+        Passed on to :func:`cross_validate`: ComBat per training fold. Sites and
+        covariates stay with their subjects (only the labels are permuted) and ComBat
+        does not see the labels, so every permutation harmonises each fold exactly as
+        the observed run does.
     **cv_kwargs
         Passed on to :func:`cross_validate` (``model``, ``epochs``, ``device``, ...).
 
@@ -264,6 +292,8 @@ def permutation_pvalue(
     if folds is None:
         folds = make_folds(y, protocol, n_splits, n_repeats, seed)
     settings = dict(protocol=protocol, seed=seed, folds=folds, test_curves=False, **cv_kwargs)
+    if harmonization is not None:
+        settings["harmonization"] = harmonization
     if observed is None:
         observed = _mean_score(X, y, subject_ids, metric, settings)
     rng = np.random.default_rng(seed)

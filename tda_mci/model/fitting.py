@@ -5,7 +5,10 @@ first use), and the baselines of :mod:`tda_mci.model.baselines`. Everything fitt
 sees training-fold subjects only: the CNN's weights and, with early stopping, its epoch
 choice (an inner validation split carved from the training fold), the baselines'
 scalers and classifiers. The test fold is only predicted, and, for plotting, monitored
-per epoch.
+per epoch. With a :class:`~tda_mci.model.harmonize.Harmonization`, ComBat is fitted on
+the training fold (all of it, the CNN's inner validation subjects included: they are
+training subjects) and applied to the test fold before anything else is fitted
+(:func:`~tda_mci.model.harmonize.harmonize_inputs`); the diagnosis is not protected.
 
 Conventions: ``data`` is the per-subject model input of all subjects
 (:func:`model_inputs`), ``y`` their labels 0/1, ``train`` and ``test`` sorted int64
@@ -23,6 +26,7 @@ import numpy as np
 from tda_mci.model.baselines import BASELINES, fit_predict_baseline
 from tda_mci.model.data import check_matrices, correlation_features, upper_triangle
 from tda_mci.model.folds import inner_split
+from tda_mci.model.harmonize import Harmonization, harmonize_inputs
 from tda_mci.model.metrics import binary_metrics
 
 __all__ = ["MODELS", "CNNTraining", "FoldFit", "fit_fold", "model_inputs"]
@@ -146,6 +150,7 @@ def fit_fold(
     *,
     cnn: CNNTraining | None = None,
     n_jobs: int | None = None,
+    harmonization: Harmonization | None = None,
 ) -> FoldFit:
     """Fit ``model`` on the training fold and score it on the test fold.
 
@@ -161,11 +166,25 @@ def fit_fold(
         CNN settings, :meth:`CNNTraining.resolved` (required when ``model == "cnn"``).
     n_jobs : int, optional
         Random-forest jobs.
+    harmonization : Harmonization, optional
+        Sites and covariates of all subjects: ComBat is fitted on the training fold
+        (seed ``seed``) and applied to the test fold first, on the baselines' feature
+        matrix (before their pipeline, whose scaler stays in it) or on the strict upper
+        triangle of the CNN's PR matrices (rebuilt symmetric, diagonal unchanged, then
+        standardised per matrix in training as without it). The diagnosis is not
+        protected. None (default): no harmonisation, inputs used as they are.
 
     Returns
     -------
     FoldFit
+
+    Raises
+    ------
+    tda_mci.model.harmonize.HarmonizationError
+        If ComBat cannot be fitted or applied in this fold (a ValueError).
     """
+    if harmonization is not None:
+        data = harmonize_inputs(data, train, test, harmonization, seed)
     if model == "cnn":
         return _fit_cnn(data, y, train, test, seed, cnn)
     prob = fit_predict_baseline(model, data[train], y[train], data[test], seed=seed, n_jobs=n_jobs)

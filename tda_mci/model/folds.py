@@ -17,6 +17,7 @@ Protocols
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +42,7 @@ def make_folds(
     n_repeats: int = 3,
     seed: int = 0,
     test_size: float = 0.2,
+    sites=None,
 ) -> list[Fold]:
     """Return the train/test folds every model of a comparison shares.
 
@@ -58,6 +60,12 @@ def make_folds(
         Seed of the split.
     test_size : float
         Test fraction of the ``paper`` protocol (paper: 0.2).
+    sites : array_like of str, optional
+        Each subject's acquisition site. Given (with ComBat harmonisation), the folds are
+        stratified on label x site instead of the label alone, so that every site is
+        spread over the folds and each training fold holds subjects of every site (as
+        ComBat needs to harmonise a test subject's site); label proportions stay
+        balanced, since every stratum has one label. None: stratified on ``y``.
 
     Returns
     -------
@@ -99,7 +107,17 @@ def make_folds(
         per_repeat = 1
     else:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    splits = splitter.split(np.zeros((y.size, 1)), y)
+    strata = y
+    if sites is not None:
+        sites = np.asarray(sites).astype(str)
+        if sites.shape != y.shape:
+            raise ValueError(f"{sites.size} sites for {y.size} subjects")
+        strata = np.unique(np.char.add(np.char.add(y.astype(str), ":"), sites),
+                           return_inverse=True)[1]
+    with warnings.catch_warnings():
+        # strata smaller than n_splits are spread as far as they go (sklearn warns)
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        splits = list(splitter.split(np.zeros((y.size, 1)), strata))
     return [
         (
             i // per_repeat,

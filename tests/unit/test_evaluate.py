@@ -73,6 +73,30 @@ def test_make_folds_paper_is_one_stratified_80_20_split():
     assert y[te].sum() == 6  # 20% of each class
 
 
+def test_folds_stratified_on_site_put_every_site_in_every_training_fold():
+    # 3 sites of 4 subjects (2 per label): stratified on the label alone, 2-fold CV leaves
+    # some site out of a training fold for some seeds; on label x site it never does
+    y = np.tile([0, 1], 6)
+    sites = np.repeat(["002", "011", "023"], 4)
+    missed = 0
+    for seed in range(20):
+        for folds, spread in ((make_folds(y, "cv", 2, 1, seed), False),
+                              (make_folds(y, "cv", 2, 1, seed, sites=sites), True)):
+            for _, _, tr, te in folds:
+                counts = {s: int((sites[tr] == s).sum()) for s in set(sites)}
+                if spread:
+                    assert counts == {"002": 2, "011": 2, "023": 2}
+                    assert y[te].sum() == 3  # labels still balanced
+                else:
+                    missed += min(counts.values()) < 2
+    assert missed > 0  # the label-only folds do hit the problem the sites solve
+    # the same labels, sites and seed give the same folds; sites must match the labels
+    a, b = (make_folds(y, "cv", 2, 2, 3, sites=sites) for _ in range(2))
+    assert all(np.array_equal(f[3], g[3]) for f, g in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="11 sites for 12 subjects"):
+        make_folds(y, "cv", 2, sites=sites[:11])
+
+
 def test_make_folds_errors():
     with pytest.raises(ValueError, match="at least 5 subjects per class, got 4 of class 0"):
         make_folds(np.repeat([0, 1], [4, 10]), "cv", n_splits=5)
