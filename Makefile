@@ -5,7 +5,7 @@ CORES  ?= all
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint report bench clean
+.PHONY: install demo test test-fast lint report bench clean
 
 $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): requirements.lock requirements-nodeps.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## install: the pinned environment and the package in .venv (what demo and test do first)
+install: $(STAMP)
 
 ## demo: install into .venv and run the whole workflow on the demo cohort (demo.yaml)
 demo: $(STAMP)
