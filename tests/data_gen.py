@@ -357,7 +357,7 @@ MULTISITE_SCANS = {
 }
 
 
-def make_multisite_cohort(root: str | Path, n_volumes: int = 40) -> dict[str, Path]:
+def make_multisite_cohort(root: str | Path, n_volumes: int = 80) -> dict[str, Path]:
     """An ADNI-like multi-site fMRIPrep cohort: 12 subjects over 3 sites, and 2 unmapped.
 
     ``participants.tsv`` has ADNI's columns ``participant_id, DX_bl, AGE, PTGENDER,

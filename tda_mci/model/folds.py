@@ -17,7 +17,6 @@ Protocols
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,7 +25,10 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSp
 from tda_mci.model.data import check_labels
 from tda_mci.validation import check_int
 
-__all__ = ["PROTOCOLS", "Fold", "check_folds", "fold_seed", "inner_split", "make_folds"]
+__all__ = [
+    "PROTOCOLS", "Fold", "check_folds", "fold_seed", "inner_split", "make_folds",
+    "site_spread_folds",
+]
 
 #: Evaluation protocols.
 PROTOCOLS = ("cv", "paper")
@@ -62,10 +64,10 @@ def make_folds(
         Test fraction of the ``paper`` protocol (paper: 0.2).
     sites : array_like of str, optional
         Each subject's acquisition site. Given (with ComBat harmonisation), the folds are
-        stratified on label x site instead of the label alone, so that every site is
-        spread over the folds and each training fold holds subjects of every site (as
-        ComBat needs to harmonise a test subject's site); label proportions stay
-        balanced, since every stratum has one label. None: stratified on ``y``.
+        stratified on the label *and* spread every site over the folds, so that each
+        training fold holds subjects of every site (ComBat must have learnt a test
+        subject's site): see :func:`site_spread_folds`. None: scikit-learn's stratified
+        splitters on ``y``.
 
     Returns
     -------
@@ -107,17 +109,12 @@ def make_folds(
         per_repeat = 1
     else:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    strata = y
     if sites is not None:
-        sites = np.asarray(sites).astype(str)
-        if sites.shape != y.shape:
-            raise ValueError(f"{sites.size} sites for {y.size} subjects")
-        strata = np.unique(np.char.add(np.char.add(y.astype(str), ":"), sites),
-                           return_inverse=True)[1]
-    with warnings.catch_warnings():
-        # strata smaller than n_splits are spread as far as they go (sklearn warns)
-        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-        splits = list(splitter.split(np.zeros((y.size, 1)), strata))
+        if protocol == "cv":
+            return site_spread_folds(y, sites, n_splits, n_repeats, seed)
+        # paper: the first fold of a site-spread split into round(1 / test_size) parts
+        return site_spread_folds(y, sites, max(2, round(1 / float(test_size))), 1, seed)[:1]
+    splits = splitter.split(np.zeros((y.size, 1)), y)
     return [
         (
             i // per_repeat,
@@ -127,6 +124,49 @@ def make_folds(
         )
         for i, (tr, te) in enumerate(splits)
     ]
+
+
+def site_spread_folds(y, sites, n_splits: int, n_repeats: int, seed: int) -> list[Fold]:
+    """Folds stratified on the label that spread every site evenly over the folds.
+
+    For each repeat ``r`` (``numpy.random.default_rng([seed, r])``), the subjects of each
+    label are shuffled, grouped by site (sites in a random order), and dealt to the folds
+    in turn, starting at a random fold. Each test fold so gets ``n_label / n_splits``
+    subjects of each label, rounded up or down, and at most ``ceil(m / n_splits)`` of the
+    ``m`` subjects of one label at one site: every training fold keeps the rest of them.
+    (Stratifying on label x site with scikit-learn instead fails when every stratum is
+    smaller than ``n_splits``, as with small sites.)
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Labels 0/1 (int64).
+    sites : array_like of str
+        Site of each subject.
+    n_splits, n_repeats, seed : int
+        Folds per repeat, repeats and the seed.
+
+    Returns
+    -------
+    list of tuple
+        As :func:`make_folds`.
+    """
+    sites = np.asarray(sites).astype(str)
+    if sites.shape != y.shape:
+        raise ValueError(f"{sites.size} sites for {y.size} subjects")
+    folds = []
+    for r in range(n_repeats):
+        rng = np.random.default_rng([int(seed), r])
+        order = {s: k for k, s in enumerate(rng.permutation(np.unique(sites)))}
+        fold_of = np.empty(y.size, dtype=np.int64)
+        for label in (0, 1):
+            members = rng.permutation(np.flatnonzero(y == label))
+            members = members[np.argsort([order[s] for s in sites[members]], kind="stable")]
+            fold_of[members] = (rng.integers(n_splits) + np.arange(members.size)) % n_splits
+        for f in range(n_splits):
+            folds.append((r, f, np.flatnonzero(fold_of != f).astype(np.int64),
+                          np.flatnonzero(fold_of == f).astype(np.int64)))
+    return folds
 
 
 def fold_seed(seed: int, repeat: int, fold: int) -> int:

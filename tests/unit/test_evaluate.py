@@ -436,3 +436,22 @@ def test_tables_from_json_round_tripped_results(rng):
     )
     best = best_results_table(records)
     assert len(best) == 1 and best["comparison"].iloc[0] == "HC vs LMCI"
+
+
+def test_site_spread_folds_work_when_every_site_is_smaller_than_the_folds():
+    # the README's own-data walk: 3 sites of 2 + 2 subjects, 5-fold CV (label x site strata
+    # of 2 subjects each made scikit-learn refuse: "n_splits=5 cannot be greater ...")
+    y = np.tile([0, 1], 6)
+    sites = np.repeat(["002", "011", "023"], 4)
+    for seed in range(10):
+        folds = make_folds(y, "cv", 5, 3, seed, sites=sites)
+        assert len(folds) == 15
+        for r in range(3):
+            tests = np.concatenate([te for rr, _, _, te in folds if rr == r])
+            np.testing.assert_array_equal(np.sort(tests), np.arange(12))
+        for _, _, tr, te in folds:
+            assert np.intersect1d(tr, te).size == 0
+            assert min(int((sites[tr] == s).sum()) for s in set(sites)) >= 2
+            assert abs(int(y[te].sum()) - int((1 - y[te]).sum())) <= 1
+    (paper,) = make_folds(y, "paper", seed=2, sites=sites)
+    assert paper[3].size in (2, 3) and set(sites[paper[2]]) == set(sites)
