@@ -4,8 +4,9 @@
   tda_mci version, every package version and the configuration with its SHA-256;
 * :func:`runtime_table`: run-time statistics per rule from Snakemake's benchmark files.
 
-A benchmark folder holds one TSV per job, ``<root>/<rule>/<job>.tsv`` (the layout of
-:func:`tda_mci.paths.job_file`), with Snakemake's columns: ``s`` (wall seconds),
+A benchmark folder holds one TSV per job under a folder per rule: ``<root>/<rule>/<job>.tsv``
+(the layout of :func:`tda_mci.paths.job_file`) or, for a per-scan job, the scan's folders in
+between, ``<root>/<rule>/sub-<label>/[ses-<label>/]<scan stem>.tsv``; with Snakemake's columns: ``s`` (wall seconds),
 ``h:m:s``, ``max_rss`` / ``max_vms`` / ``max_uss`` / ``max_pss`` (MB), ``io_in`` /
 ``io_out`` (MB), ``mean_load`` (% of one core) and ``cpu_time`` (seconds). Values that
 Snakemake could not measure (very short jobs) are ``NA``.
@@ -93,8 +94,9 @@ def runtime_table(root: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     root : str or Path
-        The benchmark folder (``<root>/<rule>/<job>.tsv``). A job benchmarked with
-        repeats contributes its mean.
+        The benchmark folder (``<root>/<rule>/<job>.tsv``, or deeper for per-scan jobs:
+        ``<root>/<rule>/sub-<label>/.../<scan stem>.tsv``; the job is the file's stem).
+        A job benchmarked with repeats contributes its mean.
 
     Returns
     -------
@@ -112,14 +114,14 @@ def runtime_table(root: str | Path) -> pd.DataFrame:
         it).
     """
     root = Path(root)
-    files = sorted(root.glob("*/*.tsv"))
+    files = sorted(root.glob("*/**/*.tsv"))
     if not files:
         raise ValueError(f"{root}: no benchmark files (<rule>/<job>.tsv)")
     jobs = []
     for path in files:
         table = _read(path)
         jobs.append({
-            "rule": path.parent.name, "job": path.stem, "s": table["s"].mean(),
+            "rule": path.relative_to(root).parts[0], "job": path.stem, "s": table["s"].mean(),
             "cpu_time": table["cpu_time"].mean(), "max_rss": table["max_rss"].max(),
         })
     jobs = pd.DataFrame(jobs)

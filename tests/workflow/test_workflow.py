@@ -119,9 +119,11 @@ def test_outputs_are_consistent(run_dir):
     assert best["p_value"] == perm["pvalue"] and len(perm["null"]) == 9
     # runtime statistics: one row per benchmarked rule, every job counted once
     runtime = pd.read_csv(next((res / "group" / "runtime").glob("*_runtime.tsv")), sep="\t")
-    files = list((run_dir / "results" / "benchmarks").glob("*/*.tsv"))
+    root = run_dir / "results" / "benchmarks"
+    files = list(root.rglob("*.tsv"))  # per-scan jobs: <rule>/sub-<label>/.../<stem>.tsv
     assert runtime.set_index("rule").loc["all rules", "jobs"] == len(files) > 0
-    assert set(runtime["rule"]) == {f.parent.name for f in files} | {"all rules"}
+    assert set(runtime["rule"]) == {f.relative_to(root).parts[0] for f in files} | {"all rules"}
+    assert {"extract_timeseries", "compute_diagrams", "roi_distances"} <= set(runtime["rule"])
     desc = io.read_json(res / "dataset_description.json")
     assert desc["GeneratedBy"][0]["Name"] == "tda_mci" and len(desc["ConfigHash"]) == 64
 
