@@ -32,7 +32,7 @@ test-fast: $(STAMP)
 
 ## lint: ruff (code and numpydoc docstrings), snakefmt --check (rules), snakemake --lint
 lint: $(STAMP)
-	$(BIN)/ruff check tda_mci tests
+	$(BIN)/ruff check tda_mci tests tools
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
 

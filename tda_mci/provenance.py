@@ -4,12 +4,13 @@
   tda_mci version, every package version and the configuration with its SHA-256;
 * :func:`runtime_table`: run-time statistics per rule from Snakemake's benchmark files.
 
-A benchmark folder holds one TSV per job under a folder per rule: ``<root>/<rule>/<job>.tsv``
-(the layout of :func:`tda_mci.paths.job_file`) or, for a per-scan job, the scan's folders in
-between, ``<root>/<rule>/sub-<label>/[ses-<label>/]<scan stem>.tsv``; with Snakemake's columns: ``s`` (wall seconds),
-``h:m:s``, ``max_rss`` / ``max_vms`` / ``max_uss`` / ``max_pss`` (MB), ``io_in`` /
-``io_out`` (MB), ``mean_load`` (% of one core) and ``cpu_time`` (seconds). Values that
-Snakemake could not measure (very short jobs) are ``NA``.
+A benchmark folder holds one TSV per job under a folder per rule:
+``<root>/<rule>/<job>.tsv`` (the layout of :func:`tda_mci.paths.job_file`) or, for a
+per-scan job, the scan's folders in between,
+``<root>/<rule>/sub-<label>/[ses-<label>/]<scan stem>.tsv``; with Snakemake's columns:
+``s`` (wall seconds), ``h:m:s``, ``max_rss`` / ``max_vms`` / ``max_uss`` / ``max_pss``
+(MB), ``io_in`` / ``io_out`` (MB), ``mean_load`` (% of one core) and ``cpu_time``
+(seconds). Values that Snakemake could not measure (very short jobs) are ``NA``.
 """
 
 from __future__ import annotations
