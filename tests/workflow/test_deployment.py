@@ -211,12 +211,3 @@ def test_post_deploy_script_installs_the_package_from_snakemakes_copy(tmp_path, 
     assert failed.returncode == 1 and "TDA_MCI_WORKFLOW_DIR" in failed.stderr
     assert sys.executable  # this interpreter made the environment
 
-
-def test_local_runs_poll_the_scheduler_every_3_s(tmp_path, snakemake):
-    """profiles/default (read for every run without --workflow-profile) slows Snakemake's
-    selection polling from every second to every 3 s (its own CPU; README, Performance)."""
-    result = snakemake(tmp_path, ROOT / "tests" / "workflow" / "config.yaml", "--verbose",
-                       "--until", "dataset_description")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Submitting maximum 1000 job(s) over 3.0 second(s)." in result.stderr + result.stdout
-    assert (tmp_path / "results" / "dataset_description.json").is_file()
