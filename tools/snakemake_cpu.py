@@ -10,8 +10,9 @@ line::
 
 ``own`` is ``getrusage(RUSAGE_SELF)``: Snakemake's main process, all its threads
 (DAG building, the job selector, file checks, logging). ``jobs`` is
-``getrusage(RUSAGE_CHILDREN)``: every job's shell and its descendants, counted when they
-end (all of them have ended by the time the line is printed). Used to measure the
+``getrusage(RUSAGE_CHILDREN)``: every job's shell and its descendants, and any other
+child of Snakemake (the ILP selector's solver), counted when they end (all of them have
+ended by the time the line is printed). Used to measure the
 orchestration overhead of a workflow run (README, "Performance").
 """
 

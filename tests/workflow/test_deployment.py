@@ -210,4 +210,3 @@ def test_post_deploy_script_installs_the_package_from_snakemakes_copy(tmp_path, 
                             capture_output=True, text=True)
     assert failed.returncode == 1 and "TDA_MCI_WORKFLOW_DIR" in failed.stderr
     assert sys.executable  # this interpreter made the environment
-
